@@ -1,0 +1,198 @@
+// Package storage is the vocabulary shared by Gaia's persistence backends: the
+// record types, the small per-aggregate interfaces a backend implements, and
+// the errors callers test with errors.Is.
+//
+// Every method takes the request's context. When that context carries a
+// transaction opened by Store.InTx, the method runs inside it; otherwise it
+// runs on its own. Backends live in the sqlite and postgres subpackages; the
+// storagetest package is the definition of what a backend must do.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned (wrapped) by every backend. Callers test them with errors.Is.
+var (
+	// ErrNotFound reports that the addressed record does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict reports that a write would break a uniqueness or
+	// referential rule: a duplicate name, a pair that already exists, a
+	// reference to a missing row.
+	ErrConflict = errors.New("conflict")
+)
+
+// User is a person or system identity that logs in with a password.
+type User struct {
+	ID string // UUID, assigned by CreateUser when empty
+	// Username is the login name in its normalized form (see rbac.NormalizeUsername);
+	// unique, compared case-insensitively.
+	Username     string
+	Email        string // optional
+	PasswordHash string // PHC string; empty means password login is impossible
+	Active       bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Permission is an atomic action, named in dotted lower case: inventory.read.
+type Permission struct {
+	ID          string
+	Name        string
+	Description string
+}
+
+// Role groups permissions.
+type Role struct {
+	ID          string
+	Name        string
+	Description string
+	// Permissions lists the names of the role's permissions, sorted. Filled by
+	// ListRoles; ignored by CreateRole and UpdateRole (use SetRolePermissions).
+	Permissions []string
+}
+
+// Department is an organisational unit whose members may hold its allowed roles.
+type Department struct {
+	ID   string
+	Code string // e.g. INVENTORY; unique
+	Name string
+	// AllowedRoles lists the names of the roles members may hold, sorted.
+	// Filled by ListDepartments; ignored by Create/Update (use SetDepartmentRoles).
+	AllowedRoles []string
+}
+
+// Client is an OAuth 2.0 client: a first-party application or a service.
+type Client struct {
+	ID         string // UUID
+	ClientID   string // the public OAuth client_id; unique
+	Name       string
+	SecretHash string // empty for public clients
+	Public     bool
+	GrantTypes []string
+	Scopes     []string
+	Audiences  []string
+	Active     bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Grants is what a subject holds: role names and the permissions they carry,
+// each sorted and free of duplicates.
+type Grants struct {
+	Roles       []string
+	Permissions []string
+}
+
+// Users stores user accounts.
+type Users interface {
+	// CreateUser inserts u, assigning ID and timestamps when they are zero.
+	// A username already taken (case-insensitively) is ErrConflict.
+	CreateUser(ctx context.Context, u *User) error
+	GetUser(ctx context.Context, id string) (*User, error)
+	// GetUserByUsername finds a user by username, compared case-insensitively.
+	GetUserByUsername(ctx context.Context, username string) (*User, error)
+	// UpdateUser loads the user, calls fn on it, and stores the result, all in
+	// one transaction with the row locked, so concurrent updates do not lose
+	// writes. An error from fn aborts the update and is returned as is.
+	UpdateUser(ctx context.Context, id string, fn func(*User) error) (*User, error)
+	// DeleteUser removes the user and their memberships and role assignments.
+	DeleteUser(ctx context.Context, id string) error
+}
+
+// Catalog stores the RBAC definitions that the seed file owns: permissions,
+// roles, departments and their mappings. Names are each entry's identity.
+type Catalog interface {
+	ListPermissions(ctx context.Context) ([]Permission, error)
+	CreatePermission(ctx context.Context, p *Permission) error
+	// UpdatePermission rewrites the description of the permission with p.ID.
+	UpdatePermission(ctx context.Context, p *Permission) error
+	// DeletePermission removes it and every role's grant of it.
+	DeletePermission(ctx context.Context, id string) error
+
+	ListRoles(ctx context.Context) ([]Role, error)
+	GetRoleByName(ctx context.Context, name string) (*Role, error)
+	CreateRole(ctx context.Context, r *Role) error
+	UpdateRole(ctx context.Context, r *Role) error
+	// DeleteRole removes it and every assignment of it, to users, clients and departments.
+	DeleteRole(ctx context.Context, id string) error
+	// SetRolePermissions makes the role's permissions exactly permissionIDs.
+	SetRolePermissions(ctx context.Context, roleID string, permissionIDs []string) error
+
+	ListDepartments(ctx context.Context) ([]Department, error)
+	GetDepartmentByCode(ctx context.Context, code string) (*Department, error)
+	CreateDepartment(ctx context.Context, d *Department) error
+	UpdateDepartment(ctx context.Context, d *Department) error
+	// DeleteDepartment removes it, its allowed roles and its memberships.
+	DeleteDepartment(ctx context.Context, id string) error
+	// SetDepartmentRoles makes the department's allowed roles exactly roleIDs.
+	SetDepartmentRoles(ctx context.Context, departmentID string, roleIDs []string) error
+	// DepartmentsAllowing lists the departments that allow the role, sorted by code.
+	DepartmentsAllowing(ctx context.Context, roleID string) ([]Department, error)
+}
+
+// Memberships stores who is in which department and who holds which role.
+// Adding a pair that exists is ErrConflict; removing one that does not is ErrNotFound.
+// These methods store pairs; the rule that decides which pairs are allowed
+// lives in package rbac.
+type Memberships interface {
+	AddUserDepartment(ctx context.Context, userID, departmentID string) error
+	RemoveUserDepartment(ctx context.Context, userID, departmentID string) error
+	// UserDepartments lists the user's departments, sorted by code.
+	UserDepartments(ctx context.Context, userID string) ([]Department, error)
+
+	AssignUserRole(ctx context.Context, userID, roleID string) error
+	UnassignUserRole(ctx context.Context, userID, roleID string) error
+	// UserRoles lists the roles assigned to the user, sorted by name.
+	UserRoles(ctx context.Context, userID string) ([]Role, error)
+
+	// UserGrants resolves the user's roles and their permissions in one
+	// round trip. A user with no roles has empty, non-nil slices; an unknown
+	// user is ErrNotFound.
+	UserGrants(ctx context.Context, userID string) (Grants, error)
+}
+
+// Clients stores OAuth clients and the roles a service client holds.
+type Clients interface {
+	// CreateClient inserts c; a client_id already taken is ErrConflict.
+	CreateClient(ctx context.Context, c *Client) error
+	// GetClient finds a client by its OAuth client_id.
+	GetClient(ctx context.Context, clientID string) (*Client, error)
+	// UpdateClient is to clients what UpdateUser is to users.
+	UpdateClient(ctx context.Context, clientID string, fn func(*Client) error) (*Client, error)
+	DeleteClient(ctx context.Context, clientID string) error
+	// ListClients lists every client, sorted by client_id.
+	ListClients(ctx context.Context) ([]Client, error)
+
+	AssignClientRole(ctx context.Context, clientID, roleID string) error
+	UnassignClientRole(ctx context.Context, clientID, roleID string) error
+	// ClientGrants resolves a client's roles and permissions as UserGrants does.
+	ClientGrants(ctx context.Context, clientID string) (Grants, error)
+}
+
+// Transactor runs work atomically.
+type Transactor interface {
+	// InTx runs fn in a transaction carried by the context fn receives; every
+	// Store method called with that context joins it. fn returning an error
+	// rolls everything back. A context that already carries a transaction is
+	// joined, not nested: the outermost InTx commits.
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	// Lock takes an exclusive lock named name until the transaction in ctx
+	// ends, so that processes sharing one database serialize a critical
+	// section (the seeder, key rotation). It must be called inside InTx.
+	Lock(ctx context.Context, name string) error
+}
+
+// Store is a complete backend.
+type Store interface {
+	Users
+	Catalog
+	Memberships
+	Clients
+	Transactor
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
