@@ -1,0 +1,130 @@
+package rbac
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+
+	"github.com/gaia-platform/iam/password"
+	"github.com/gaia-platform/iam/storage"
+)
+
+// NewUser is what CreateUser needs. An empty Password creates a user who
+// cannot log in until one is set.
+type NewUser struct {
+	Username string
+	Email    string
+	Password string
+}
+
+// CreateUser validates and stores a new, active user. The username is
+// normalized (NormalizeUsername); a taken one is storage.ErrConflict.
+func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*storage.User, error) {
+	username, err := NormalizeUsername(nu.Username)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkEmail(nu.Email); err != nil {
+		return nil, err
+	}
+	u := &storage.User{Username: username, Email: nu.Email, Active: true}
+	if nu.Password != "" {
+		if err := password.CheckPolicy(nu.Password); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+		}
+		if u.PasswordHash, err = s.hasher.Hash(ctx, nu.Password); err != nil {
+			return nil, fmt.Errorf("hash password of %q: %w", username, err)
+		}
+	}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		return nil, fmt.Errorf("create user %q: %w", username, err)
+	}
+	return u, nil
+}
+
+func checkEmail(email string) error {
+	if email == "" {
+		return nil
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || len(email) > 254 {
+		return fmt.Errorf("%w: email %q is not a plain address", ErrInvalidInput, email)
+	}
+	return nil
+}
+
+// Authenticate checks a username and password. Every failure — unknown user,
+// wrong password, no password set, disabled user — is ErrInvalidCredentials
+// and costs one argon2id hash, so neither the answer nor its timing tells
+// whether the account exists. A hash with outdated parameters is replaced.
+func (s *Service) Authenticate(ctx context.Context, username, pw string) (*storage.User, error) {
+	if len(pw) > password.MaxLength {
+		return nil, ErrInvalidCredentials
+	}
+	name, err := NormalizeUsername(username)
+	if err != nil {
+		return nil, s.fail(ctx, pw)
+	}
+	u, err := s.store.GetUserByUsername(ctx, name)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && u.PasswordHash == "") {
+		return nil, s.fail(ctx, pw)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, u.PasswordHash, pw)
+	if err != nil && !errors.Is(err, password.ErrMalformedHash) {
+		return nil, fmt.Errorf("authenticate %q: %w", u.ID, err)
+	}
+	if !ok || !u.Active {
+		return nil, ErrInvalidCredentials
+	}
+	if rehash {
+		s.rehash(ctx, u, pw)
+	}
+	return u, nil
+}
+
+// fail spends a hash's worth of time, then answers ErrInvalidCredentials.
+func (s *Service) fail(ctx context.Context, pw string) error {
+	if err := s.hasher.VerifyNothing(ctx, pw); err != nil && !errors.Is(err, password.ErrTooLong) {
+		return fmt.Errorf("authenticate: %w", err)
+	}
+	return ErrInvalidCredentials
+}
+
+// rehash upgrades a stored hash after a successful login. Failure is logged
+// and not fatal: the old hash still works.
+func (s *Service) rehash(ctx context.Context, u *storage.User, pw string) {
+	h, err := s.hasher.Hash(ctx, pw)
+	if err == nil {
+		_, err = s.store.UpdateUser(ctx, u.ID, func(cur *storage.User) error {
+			if cur.PasswordHash == u.PasswordHash { // unchanged since we verified it
+				cur.PasswordHash = h
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "password rehash failed", "user_id", u.ID, "error", err)
+	}
+}
+
+// SetPassword replaces a user's password after checking the policy.
+func (s *Service) SetPassword(ctx context.Context, userID, pw string) error {
+	if err := password.CheckPolicy(pw); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	h, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return fmt.Errorf("hash password of %s: %w", userID, err)
+	}
+	if _, err := s.store.UpdateUser(ctx, userID, func(u *storage.User) error {
+		u.PasswordHash = h
+		return nil
+	}); err != nil {
+		return fmt.Errorf("set password of %s: %w", userID, err)
+	}
+	return nil
+}
