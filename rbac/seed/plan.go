@@ -1,0 +1,414 @@
+package seed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/gaia-platform/iam/password"
+	"github.com/gaia-platform/iam/rbac"
+	"github.com/gaia-platform/iam/storage"
+)
+
+// Op is the kind of a change.
+type Op byte
+
+// The kinds of change, as printed in a diff.
+const (
+	Create Op = '+'
+	Update Op = '~'
+	Delete Op = '-'
+)
+
+// Change is one line of the reconciliation diff.
+type Change struct {
+	Op     Op
+	Kind   string // permission, role, department, client, user
+	Name   string
+	Detail string // what changes, for updates; notes for creates and deletes
+}
+
+func (c Change) String() string {
+	s := fmt.Sprintf("%c %s %s", c.Op, c.Kind, c.Name)
+	if c.Detail != "" {
+		s += ": " + c.Detail
+	}
+	return s
+}
+
+// Credential is a password the seeder generated for a user it created. It
+// exists only in memory and is shown to the operator once.
+type Credential struct {
+	Username string
+	Password string
+}
+
+// Result is what Apply did.
+type Result struct {
+	Changes   []Change
+	Generated []Credential
+}
+
+// SecretHasher turns a client secret into what the store keeps.
+type SecretHasher func(ctx context.Context, secret string) (string, error)
+
+// Seeder reconciles a store with a seed File.
+type Seeder struct {
+	store      storage.Store
+	rbac       *rbac.Service
+	hashSecret SecretHasher
+	log        *slog.Logger
+}
+
+// New returns a Seeder. Users are created through svc, so the department
+// rule is checked as for any other assignment.
+func New(store storage.Store, svc *rbac.Service, hashSecret SecretHasher, log *slog.Logger) (*Seeder, error) {
+	if store == nil || svc == nil || hashSecret == nil || log == nil {
+		return nil, errors.New("seed.New: store, rbac service, secret hasher and log are required")
+	}
+	return &Seeder{store: store, rbac: svc, hashSecret: hashSecret, log: log}, nil
+}
+
+// Plan returns the changes Apply would make now, writing nothing.
+func (s *Seeder) Plan(ctx context.Context, f *File) ([]Change, error) {
+	steps, err := s.plan(ctx, f, &Result{})
+	if err != nil {
+		return nil, err
+	}
+	return changes(steps), nil
+}
+
+// Apply reconciles the store with f in one transaction: all of it or none.
+// Concurrent seeders (several servers starting at once) take turns under a
+// lock and each plans against what the previous one committed, so the
+// later ones find nothing to do.
+func (s *Seeder) Apply(ctx context.Context, f *File) (Result, error) {
+	var res Result
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		res = Result{}
+		if err := s.store.Lock(ctx, "gaia.seed"); err != nil {
+			return fmt.Errorf("seed lock: %w", err)
+		}
+		steps, err := s.plan(ctx, f, &res)
+		if err != nil {
+			return err
+		}
+		for _, st := range steps {
+			if err := st.apply(ctx); err != nil {
+				return fmt.Errorf("seed: %s: %w", st.Change, err)
+			}
+		}
+		res.Changes = changes(steps)
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+type step struct {
+	Change
+	apply func(ctx context.Context) error
+}
+
+func changes(steps []step) []Change {
+	cs := make([]Change, len(steps))
+	for i, st := range steps {
+		cs[i] = st.Change
+	}
+	return cs
+}
+
+// ids maps names to database IDs; creation steps fill it as they run, so
+// that later steps can refer to rows that do not exist yet at plan time.
+type ids struct {
+	permission, role, department map[string]string
+}
+
+func (m ids) lookup(table map[string]string, names []string) ([]string, error) {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		id, ok := table[n]
+		if !ok {
+			return nil, fmt.Errorf("no id for %q", n)
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// plan compares f with the store and returns the steps that make them equal,
+// in an order that respects references: creations and updates first
+// (permissions, roles, departments), then deletions (departments, roles,
+// permissions), then the clients and users that are absent.
+func (s *Seeder) plan(ctx context.Context, f *File, res *Result) ([]step, error) {
+	curPerms, err := s.store.ListPermissions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("seed: list permissions: %w", err)
+	}
+	curRoles, err := s.store.ListRoles(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("seed: list roles: %w", err)
+	}
+	curDepts, err := s.store.ListDepartments(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("seed: list departments: %w", err)
+	}
+	m := ids{permission: map[string]string{}, role: map[string]string{}, department: map[string]string{}}
+	for _, p := range curPerms {
+		m.permission[p.Name] = p.ID
+	}
+	for _, r := range curRoles {
+		m.role[r.Name] = r.ID
+	}
+	for _, d := range curDepts {
+		m.department[d.Code] = d.ID
+	}
+
+	var steps []step
+	add := func(c Change, apply func(ctx context.Context) error) { steps = append(steps, step{c, apply}) }
+
+	for _, p := range f.Permissions {
+		i := slices.IndexFunc(curPerms, func(c storage.Permission) bool { return c.Name == p.Name })
+		switch {
+		case i < 0:
+			add(Change{Create, "permission", p.Name, ""}, func(ctx context.Context) error {
+				rec := &storage.Permission{Name: p.Name, Description: p.Description}
+				if err := s.store.CreatePermission(ctx, rec); err != nil {
+					return err
+				}
+				m.permission[p.Name] = rec.ID
+				return nil
+			})
+		case curPerms[i].Description != p.Description:
+			rec := curPerms[i]
+			rec.Description = p.Description
+			add(Change{Update, "permission", p.Name, "description"}, func(ctx context.Context) error {
+				return s.store.UpdatePermission(ctx, &rec)
+			})
+		}
+	}
+
+	for _, r := range f.Roles {
+		i := slices.IndexFunc(curRoles, func(c storage.Role) bool { return c.Name == r.Name })
+		if i < 0 {
+			add(Change{Create, "role", r.Name, listDetail("permissions", r.Permissions)}, func(ctx context.Context) error {
+				rec := &storage.Role{Name: r.Name, Description: r.Description}
+				if err := s.store.CreateRole(ctx, rec); err != nil {
+					return err
+				}
+				m.role[r.Name] = rec.ID
+				return s.setRolePermissions(ctx, m, rec.ID, r.Permissions)
+			})
+			continue
+		}
+		cur := curRoles[i]
+		var details []string
+		if cur.Description != r.Description {
+			details = append(details, "description")
+		}
+		if d := setDiff("permissions", cur.Permissions, r.Permissions); d != "" {
+			details = append(details, d)
+		}
+		if len(details) > 0 {
+			add(Change{Update, "role", r.Name, strings.Join(details, "; ")}, func(ctx context.Context) error {
+				rec := cur
+				rec.Description = r.Description
+				if err := s.store.UpdateRole(ctx, &rec); err != nil {
+					return err
+				}
+				return s.setRolePermissions(ctx, m, cur.ID, r.Permissions)
+			})
+		}
+	}
+
+	for _, d := range f.Departments {
+		i := slices.IndexFunc(curDepts, func(c storage.Department) bool { return c.Code == d.Code })
+		if i < 0 {
+			add(Change{Create, "department", d.Code, listDetail("allowed roles", d.AllowedRoles)}, func(ctx context.Context) error {
+				rec := &storage.Department{Code: d.Code, Name: d.Name}
+				if err := s.store.CreateDepartment(ctx, rec); err != nil {
+					return err
+				}
+				m.department[d.Code] = rec.ID
+				return s.setDepartmentRoles(ctx, m, rec.ID, d.AllowedRoles)
+			})
+			continue
+		}
+		cur := curDepts[i]
+		var details []string
+		if cur.Name != d.Name {
+			details = append(details, "name")
+		}
+		if diff := setDiff("allowed roles", cur.AllowedRoles, d.AllowedRoles); diff != "" {
+			details = append(details, diff)
+		}
+		if len(details) > 0 {
+			add(Change{Update, "department", d.Code, strings.Join(details, "; ")}, func(ctx context.Context) error {
+				rec := cur
+				rec.Name = d.Name
+				if err := s.store.UpdateDepartment(ctx, &rec); err != nil {
+					return err
+				}
+				return s.setDepartmentRoles(ctx, m, cur.ID, d.AllowedRoles)
+			})
+		}
+	}
+
+	for _, cur := range curDepts {
+		if !slices.ContainsFunc(f.Departments, func(d Department) bool { return d.Code == cur.Code }) {
+			add(Change{Delete, "department", cur.Code, "its members leave it"}, func(ctx context.Context) error {
+				return s.store.DeleteDepartment(ctx, cur.ID)
+			})
+		}
+	}
+	for _, cur := range curRoles {
+		if !slices.ContainsFunc(f.Roles, func(r Role) bool { return r.Name == cur.Name }) {
+			add(Change{Delete, "role", cur.Name, "unassigned from every user and client"}, func(ctx context.Context) error {
+				return s.store.DeleteRole(ctx, cur.ID)
+			})
+		}
+	}
+	for _, cur := range curPerms {
+		if !slices.ContainsFunc(f.Permissions, func(p Permission) bool { return p.Name == cur.Name }) {
+			add(Change{Delete, "permission", cur.Name, ""}, func(ctx context.Context) error {
+				return s.store.DeletePermission(ctx, cur.ID)
+			})
+		}
+	}
+
+	for _, c := range f.Clients {
+		_, err := s.store.GetClient(ctx, c.ClientID)
+		if err == nil {
+			continue // runtime changes to existing clients are kept
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return nil, fmt.Errorf("seed: client %s: %w", c.ClientID, err)
+		}
+		add(Change{Create, "client", c.ClientID, listDetail("roles", c.Roles)}, func(ctx context.Context) error {
+			return s.createClient(ctx, m, c)
+		})
+	}
+
+	for _, u := range f.Users {
+		_, err := s.store.GetUserByUsername(ctx, u.username)
+		if err == nil {
+			continue // runtime changes to existing users are kept
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return nil, fmt.Errorf("seed: user %s: %w", u.username, err)
+		}
+		detail := listDetail("departments", u.Departments)
+		if r := listDetail("roles", u.Roles); r != "" {
+			detail = strings.TrimPrefix(detail+"; "+r, "; ")
+		}
+		if u.password == "" {
+			detail = strings.TrimPrefix(detail+"; password generated", "; ")
+		}
+		add(Change{Create, "user", u.username, detail}, func(ctx context.Context) error {
+			return s.createUser(ctx, u, res)
+		})
+	}
+	return steps, nil
+}
+
+func (s *Seeder) setRolePermissions(ctx context.Context, m ids, roleID string, names []string) error {
+	permIDs, err := m.lookup(m.permission, names)
+	if err != nil {
+		return err
+	}
+	return s.store.SetRolePermissions(ctx, roleID, permIDs)
+}
+
+func (s *Seeder) setDepartmentRoles(ctx context.Context, m ids, deptID string, names []string) error {
+	roleIDs, err := m.lookup(m.role, names)
+	if err != nil {
+		return err
+	}
+	return s.store.SetDepartmentRoles(ctx, deptID, roleIDs)
+}
+
+func (s *Seeder) createClient(ctx context.Context, m ids, c Client) error {
+	rec := &storage.Client{
+		ClientID:   c.ClientID,
+		Name:       c.Name,
+		Public:     c.Public,
+		GrantTypes: c.GrantTypes,
+		Scopes:     c.Scopes,
+		Audiences:  c.Audiences,
+		Active:     true,
+	}
+	if !c.Public {
+		h, err := s.hashSecret(ctx, c.secret)
+		if err != nil {
+			return fmt.Errorf("hash secret: %w", err)
+		}
+		rec.SecretHash = h
+	}
+	if err := s.store.CreateClient(ctx, rec); err != nil {
+		return err
+	}
+	roleIDs, err := m.lookup(m.role, c.Roles)
+	if err != nil {
+		return err
+	}
+	for _, id := range roleIDs {
+		if err := s.store.AssignClientRole(ctx, c.ClientID, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Seeder) createUser(ctx context.Context, u User, res *Result) error {
+	pw := u.password
+	if pw == "" {
+		pw = password.Generate()
+		res.Generated = append(res.Generated, Credential{Username: u.username, Password: pw})
+	}
+	rec, err := s.rbac.CreateUser(ctx, rbac.NewUser{Username: u.username, Email: u.Email, Password: pw})
+	if err != nil {
+		return err
+	}
+	for _, code := range u.Departments {
+		if err := s.rbac.AddDepartment(ctx, rec.ID, code); err != nil {
+			return err
+		}
+	}
+	for _, r := range u.Roles {
+		if err := s.rbac.AssignRole(ctx, rec.ID, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func listDetail(label string, names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return label + " " + strings.Join(names, ", ")
+}
+
+// setDiff describes how want differs from cur, as "label +a +b -c".
+func setDiff(label string, cur, want []string) string {
+	var parts []string
+	for _, w := range want {
+		if !slices.Contains(cur, w) {
+			parts = append(parts, "+"+w)
+		}
+	}
+	for _, c := range cur {
+		if !slices.Contains(want, c) {
+			parts = append(parts, "-"+c)
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return label + " " + strings.Join(parts, " ")
+}

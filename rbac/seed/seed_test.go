@@ -1,0 +1,381 @@
+package seed_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gaia-platform/iam/password"
+	"github.com/gaia-platform/iam/rbac"
+	"github.com/gaia-platform/iam/rbac/seed"
+	"github.com/gaia-platform/iam/storage"
+	"github.com/gaia-platform/iam/storage/storagetest"
+)
+
+const secret = "0123456789abcdef0123456789abcdef" // 32 bytes, the minimum
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+var defaultEnv = env(map[string]string{
+	"WEB_SECRET": secret,
+	"SVC_SECRET": secret,
+	"ADMIN_PW":   "correct horse battery",
+})
+
+const base = `
+permissions:
+  - {name: inventory.read, description: Read inventory}
+  - {name: inventory.write, description: Write inventory}
+  - {name: iam.user.create}
+roles:
+  - {name: InventoryViewer, permissions: [inventory.read]}
+  - {name: InventoryManager, permissions: [inventory.read, inventory.write]}
+  - {name: PlatformAdmin, permissions: [iam.user.create, inventory.read]}
+  - {name: Legacy, permissions: [inventory.read]}
+departments:
+  - {code: INVENTORY, name: Inventory, allowed_roles: [InventoryViewer, InventoryManager, Legacy]}
+  - {code: PLATFORM, name: Platform, allowed_roles: [PlatformAdmin]}
+clients:
+  - client_id: web
+    secret_env: WEB_SECRET
+    grant_types: [password, refresh_token]
+    scopes: [openid, offline_access]
+    audiences: [gaia]
+  - client_id: cli
+    public: true
+    grant_types: [password, refresh_token]
+  - client_id: svc
+    secret_env: SVC_SECRET
+    grant_types: [client_credentials]
+    roles: [InventoryViewer]
+users:
+  - username: admin
+    email: admin@example.com
+    password_env: ADMIN_PW
+    departments: [PLATFORM, INVENTORY]
+    roles: [PlatformAdmin, Legacy]
+`
+
+type fixture struct {
+	store  storage.Store
+	svc    *rbac.Service
+	hasher *password.Hasher
+	seeder *seed.Seeder
+}
+
+func newFixture(t *testing.T, store storage.Store, hash seed.SecretHasher) fixture {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := rbac.New(store, h, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hash == nil {
+		hash = h.Hash
+	}
+	s, err := seed.New(store, svc, hash, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fixture{store, svc, h, s}
+}
+
+func parse(t *testing.T, yaml string, getenv func(string) string) *seed.File {
+	t.Helper()
+	f, err := seed.Parse(strings.NewReader(yaml), getenv)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return f
+}
+
+func forEachBackend(t *testing.T, test func(t *testing.T, store storage.Store)) {
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) { test(t, b.Open(t)) })
+	}
+}
+
+func lines(cs []seed.Change) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.String()
+	}
+	return out
+}
+
+func TestApplyIsIdempotent(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, store storage.Store) {
+		ctx := context.Background()
+		fx := newFixture(t, store, nil)
+		f := parse(t, base, defaultEnv)
+
+		plan, err := fx.seeder.Plan(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perms, _ := store.ListPermissions(ctx); len(perms) != 0 {
+			t.Fatalf("Plan wrote %d permissions, want a dry run", len(perms))
+		}
+		res, err := fx.seeder.Apply(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(lines(res.Changes), lines(plan)) {
+			t.Errorf("Apply did\n%s\nPlan said\n%s", strings.Join(lines(res.Changes), "\n"), strings.Join(lines(plan), "\n"))
+		}
+		if len(res.Changes) != 3+4+2+3+1 {
+			t.Errorf("first Apply made %d changes, want 13:\n%s", len(res.Changes), strings.Join(lines(res.Changes), "\n"))
+		}
+		if len(res.Generated) != 0 {
+			t.Errorf("generated %d passwords though ADMIN_PW was set", len(res.Generated))
+		}
+
+		again, err := fx.seeder.Apply(ctx, f)
+		if err != nil || len(again.Changes) != 0 {
+			t.Errorf("second Apply = %v, %v; want zero changes", lines(again.Changes), err)
+		}
+
+		// What the seed says is what the store holds.
+		admin, err := fx.svc.Authenticate(ctx, "admin", "correct horse battery")
+		if err != nil {
+			t.Fatalf("seeded admin cannot log in: %v", err)
+		}
+		g, _ := fx.svc.Resolve(ctx, admin.ID)
+		if want := []string{"iam.user.create", "inventory.read"}; !slices.Equal(g.Permissions, want) {
+			t.Errorf("admin permissions = %v, want %v", g.Permissions, want)
+		}
+		svc, _ := fx.svc.ResolveClient(ctx, "svc")
+		if want := []string{"inventory.read"}; !slices.Equal(svc.Permissions, want) {
+			t.Errorf("svc permissions = %v, want %v", svc.Permissions, want)
+		}
+		web, err := store.GetClient(ctx, "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, _, _ := fx.hasher.Verify(ctx, web.SecretHash, secret); !ok || web.Public || !slices.Equal(web.Scopes, []string{"openid", "offline_access"}) {
+			t.Errorf("client web = %+v; want its hashed secret and scopes", web)
+		}
+		if cli, _ := store.GetClient(ctx, "cli"); cli == nil || !cli.Public || cli.SecretHash != "" {
+			t.Errorf("client cli = %+v, want public with no secret", cli)
+		}
+	})
+}
+
+func TestApplyReconciles(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, store storage.Store) {
+		ctx := context.Background()
+		fx := newFixture(t, store, nil)
+		if _, err := fx.seeder.Apply(ctx, parse(t, base, defaultEnv)); err != nil {
+			t.Fatal(err)
+		}
+		admin, _ := store.GetUserByUsername(ctx, "admin")
+		// Runtime changes to users are kept by later seeds.
+		if _, err := store.UpdateUser(ctx, admin.ID, func(u *storage.User) error { u.Email = "root@example.com"; return nil }); err != nil {
+			t.Fatal(err)
+		}
+
+		changed := strings.NewReplacer(
+			"  - {name: Legacy, permissions: [inventory.read]}\n", "",
+			", Legacy]}", "]}",
+			"roles: [PlatformAdmin, Legacy]", "roles: [PlatformAdmin]",
+			"{name: InventoryManager, permissions: [inventory.read, inventory.write]}", "{name: InventoryManager, permissions: [inventory.write]}",
+			"{name: iam.user.create}", "{name: iam.user.create, description: Create users}",
+		).Replace(base)
+		res, err := fx.seeder.Apply(ctx, parse(t, changed, defaultEnv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{
+			"~ permission iam.user.create: description",
+			"~ role InventoryManager: permissions -inventory.read",
+			"~ department INVENTORY: allowed roles -Legacy",
+			"- role Legacy: unassigned from every user and client",
+		}
+		if got := lines(res.Changes); !slices.Equal(got, want) {
+			t.Errorf("changes =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if _, err := store.GetRoleByName(ctx, "Legacy"); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("role Legacy after it left the file: %v, want ErrNotFound", err)
+		}
+		g, _ := fx.svc.Resolve(ctx, admin.ID)
+		if !slices.Equal(g.Roles, []string{"PlatformAdmin"}) {
+			t.Errorf("admin roles = %v, want [PlatformAdmin]: the removed role goes with its assignments", g.Roles)
+		}
+		if u, _ := store.GetUser(ctx, admin.ID); u.Email != "root@example.com" {
+			t.Errorf("admin email = %q, want the runtime change kept", u.Email)
+		}
+	})
+}
+
+func TestInvalidSeedsWriteNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name, old, new, want string
+		getenv               func(string) string
+	}{
+		{"unknown permission in a role", "[inventory.read, inventory.write]}", "[inventory.read, inventory.delete]}", `role "InventoryManager": unknown permission "inventory.delete"`, nil},
+		{"role no department allows", "departments: [PLATFORM, INVENTORY]\n    roles: [PlatformAdmin, Legacy]", "departments: [PLATFORM]\n    roles: [PlatformAdmin, InventoryManager]", `user "admin": role "InventoryManager" cannot be assigned to user "admin": none of their departments (PLATFORM) allows it`, nil},
+		{"duplicate permission", "  - {name: iam.user.create}\n", "  - {name: iam.user.create}\n  - {name: inventory.read}\n", `permission "inventory.read": declared twice`, nil},
+		{"duplicate role", "  - {name: Legacy, permissions: [inventory.read]}\n", "  - {name: Legacy, permissions: [inventory.read]}\n  - {name: Legacy}\n", `role "Legacy": declared twice`, nil},
+		{"duplicate department", "departments:\n", "departments:\n  - {code: PLATFORM}\n", `department "PLATFORM": declared twice`, nil},
+		{"duplicate client", "  - client_id: cli\n", "  - client_id: svc\n    secret_env: SVC_SECRET\n    grant_types: [client_credentials]\n  - client_id: cli\n", `client "svc": declared twice`, nil},
+		{"duplicate user", "users:\n", "users:\n  - username: ADMIN\n", `user "admin": declared twice`, nil},
+		{"missing secret env", "", "", `client "web": environment variable WEB_SECRET is not set`, env(map[string]string{"SVC_SECRET": secret})},
+		{"short secret", "", "", `client "svc": the secret in SVC_SECRET must be 32`, env(map[string]string{"WEB_SECRET": secret, "SVC_SECRET": "short"})},
+		{"weak bootstrap password", "", "", `user "admin": the password in ADMIN_PW: password too short`, env(map[string]string{"WEB_SECRET": secret, "SVC_SECRET": secret, "ADMIN_PW": "1234"})},
+		{"unknown field", "    public: true\n", "    public: true\n    secrets: hunter2\n", "field secrets not found", nil},
+		{"bad permission name", "{name: iam.user.create}", "{name: IAM.User}", `permission "IAM.User": name must be dotted lower case`, nil},
+		{"unknown grant type", "grant_types: [client_credentials]", "grant_types: [implicit]", `client "svc": unknown grant type "implicit"`, nil},
+		{"public client_credentials", "    public: true\n    grant_types: [password, refresh_token]", "    public: true\n    grant_types: [client_credentials]", `client "cli": client_credentials needs a confidential client`, nil},
+		{"unknown department", "departments: [PLATFORM, INVENTORY]", "departments: [PLATFORM, INVENTORY, SALES]", `user "admin": unknown department "SALES"`, nil},
+		{"bad scope", "scopes: [openid, offline_access]", `scopes: [openid, "a\"b"]`, `client "web": scope "a\"b" is not an RFC 6749 scope token`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv := tc.getenv
+			if getenv == nil {
+				getenv = defaultEnv
+			}
+			yaml := base
+			if tc.old != "" {
+				if !strings.Contains(base, tc.old) {
+					t.Fatalf("test case does not apply: %q not in base seed", tc.old)
+				}
+				yaml = strings.Replace(base, tc.old, tc.new, 1)
+			}
+			_, err := seed.Parse(strings.NewReader(yaml), getenv)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Parse error = %v\nwant one containing %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestApplyFailureRollsBack makes the last client's creation fail, after
+// permissions, roles and departments were written in the same transaction.
+func TestApplyFailureRollsBack(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, store storage.Store) {
+		ctx := context.Background()
+		calls := 0
+		fx := newFixture(t, store, func(ctx context.Context, s string) (string, error) {
+			if calls++; calls == 2 {
+				return "", errors.New("hasher exploded")
+			}
+			return "$argon2id$stub", nil
+		})
+		_, err := fx.seeder.Apply(ctx, parse(t, base, defaultEnv))
+		if err == nil || !strings.Contains(err.Error(), `+ client svc`) {
+			t.Fatalf("Apply = %v, want the failure of client svc", err)
+		}
+		perms, _ := store.ListPermissions(ctx)
+		roles, _ := store.ListRoles(ctx)
+		clients, _ := store.ListClients(ctx)
+		if len(perms)+len(roles)+len(clients) != 0 {
+			t.Errorf("after a failed Apply the store holds %d permissions, %d roles, %d clients; want nothing", len(perms), len(roles), len(clients))
+		}
+	})
+}
+
+func TestGeneratedBootstrapPassword(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, store storage.Store) {
+		ctx := context.Background()
+		fx := newFixture(t, store, nil)
+		noPW := env(map[string]string{"WEB_SECRET": secret, "SVC_SECRET": secret})
+		f := parse(t, base, noPW)
+		plan, _ := fx.seeder.Plan(ctx, f)
+		if last := plan[len(plan)-1].String(); !strings.Contains(last, "password generated") {
+			t.Errorf("plan for the admin = %q, want it to say a password will be generated", last)
+		}
+		res, err := fx.seeder.Apply(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Generated) != 1 || res.Generated[0].Username != "admin" || len(res.Generated[0].Password) < 20 {
+			t.Fatalf("Generated = %v, want one strong password for admin", len(res.Generated))
+		}
+		if _, err := fx.svc.Authenticate(ctx, "admin", res.Generated[0].Password); err != nil {
+			t.Errorf("admin cannot log in with the generated password: %v", err)
+		}
+		again, _ := fx.seeder.Apply(ctx, f)
+		if len(again.Generated) != 0 {
+			t.Errorf("a second Apply generated a password again")
+		}
+	})
+}
+
+// TestConcurrentSeeders starts several seeders at once on one database, as
+// several servers starting together would: they end consistent, with each
+// entry written once and the later seeders finding nothing to do.
+func TestConcurrentSeeders(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, store storage.Store) {
+		ctx := context.Background()
+		fx := newFixture(t, store, nil)
+		f := parse(t, base, defaultEnv)
+		const n = 4
+		var wg sync.WaitGroup
+		results := make([]seed.Result, n)
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() { results[i], errs[i] = fx.seeder.Apply(ctx, f) })
+		}
+		wg.Wait()
+		total := 0
+		for i := range n {
+			if errs[i] != nil {
+				t.Errorf("seeder %d: %v", i, errs[i])
+			}
+			total += len(results[i].Changes)
+		}
+		if total != 13 {
+			t.Errorf("concurrent seeders made %d changes in all, want 13 (one seeder's worth)", total)
+		}
+		roles, _ := store.ListRoles(ctx)
+		clients, _ := store.ListClients(ctx)
+		if len(roles) != 4 || len(clients) != 3 {
+			t.Errorf("after racing seeders: %d roles, %d clients; want 4, 3", len(roles), len(clients))
+		}
+		if again, err := fx.seeder.Apply(ctx, f); err != nil || len(again.Changes) != 0 {
+			t.Errorf("Apply after the race = %v, %v; want no changes", lines(again.Changes), err)
+		}
+	})
+}
+
+// TestExampleSeed checks the seed shipped as the default GAIA_SEED_FILE.
+func TestExampleSeed(t *testing.T) {
+	getenv := env(map[string]string{"GAIA_WEB_CLIENT_SECRET": secret, "INVENTORY_SERVICE_SECRET": secret})
+	f, err := seed.Load("../../seed.example.yaml", getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var roles, depts []string
+	for _, r := range f.Roles {
+		roles = append(roles, r.Name)
+	}
+	for _, d := range f.Departments {
+		depts = append(depts, d.Code)
+	}
+	for _, want := range []string{"InventoryViewer", "InventoryManager", "PlatformAdmin", "SecurityAuditor"} {
+		if !slices.Contains(roles, want) {
+			t.Errorf("example seed lacks role %s", want)
+		}
+	}
+	if !slices.Equal(depts, []string{"INVENTORY", "PLATFORM", "SECURITY"}) {
+		t.Errorf("example departments = %v", depts)
+	}
+	if _, err := seed.Load("../../seed.example.yaml", env(nil)); err == nil || !strings.Contains(err.Error(), "GAIA_WEB_CLIENT_SECRET is not set") {
+		t.Errorf("Load without client secrets = %v, want an error naming the variable", err)
+	}
+	if _, err := os.Stat("../../seed.example.yaml"); err != nil {
+		t.Fatal(err)
+	}
+}
