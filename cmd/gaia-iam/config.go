@@ -1,0 +1,125 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the server, read once from flags and GAIA_*
+// variables.
+type Config struct {
+	Listen          string
+	Issuer          string
+	DatabaseURL     string
+	SeedFile        string
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	ShutdownTimeout time.Duration
+	LogLevel        slog.Level
+	LogFormat       string // text or json
+}
+
+// setting is one flag and its environment variable.
+type setting struct {
+	flag, env, def, help string
+}
+
+var settings = []setting{
+	{"listen", "GAIA_LISTEN", "127.0.0.1:8080", "address to listen on"},
+	{"issuer", "GAIA_ISSUER", "", "issuer URL, exactly as in tokens and discovery (default http:// + listen address)"},
+	{"database-url", "GAIA_DATABASE_URL", "sqlite:gaia-data/gaia.db", "sqlite:PATH or postgres://…"},
+	{"seed-file", "GAIA_SEED_FILE", "seed.example.yaml", "the RBAC seed (YAML)"},
+	{"access-token-ttl", "GAIA_ACCESS_TOKEN_TTL", "15m", "access token lifetime"},
+	{"refresh-token-ttl", "GAIA_REFRESH_TOKEN_TTL", "720h", "refresh token lifetime"},
+	{"shutdown-timeout", "GAIA_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests get on SIGINT/SIGTERM"},
+	{"log-level", "GAIA_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"log-format", "GAIA_LOG_FORMAT", "text", "text or json"},
+}
+
+// parseConfig reads the settings from args (flags) over getenv over the
+// defaults. extra registers a command's own flags on fs before parsing.
+func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagSet)) (Config, error) {
+	fs := flag.NewFlagSet("gaia-iam "+command, flag.ContinueOnError)
+	fs.SetOutput(s.stderr)
+	values := make(map[string]*string, len(settings))
+	for _, st := range settings {
+		def := st.def
+		if v := s.getenv(st.env); v != "" {
+			def = v
+		}
+		values[st.flag] = fs.String(st.flag, def, st.help+" ["+st.env+"]")
+	}
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, errHelp
+		}
+		return Config{}, errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(s.stderr, "gaia-iam %s: unexpected argument %q\n", command, fs.Arg(0))
+		return Config{}, errUsage
+	}
+
+	cfg := Config{
+		Listen:      *values["listen"],
+		Issuer:      *values["issuer"],
+		DatabaseURL: *values["database-url"],
+		SeedFile:    *values["seed-file"],
+		LogFormat:   *values["log-format"],
+	}
+	var errs []error
+	duration := func(name string, dst *time.Duration) {
+		d, err := time.ParseDuration(*values[name])
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("--%s: %q is not a positive duration", name, *values[name]))
+		}
+		*dst = d
+	}
+	duration("access-token-ttl", &cfg.AccessTokenTTL)
+	duration("refresh-token-ttl", &cfg.RefreshTokenTTL)
+	duration("shutdown-timeout", &cfg.ShutdownTimeout)
+	if err := cfg.LogLevel.UnmarshalText([]byte(*values["log-level"])); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level: %w", err))
+	}
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format: %q is neither text nor json", cfg.LogFormat))
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = "http://" + cfg.Listen
+	}
+	if err := checkIssuer(cfg.Issuer); err != nil {
+		errs = append(errs, fmt.Errorf("--issuer: %w", err))
+	}
+	if cfg.AccessTokenTTL > cfg.RefreshTokenTTL {
+		errs = append(errs, errors.New("--access-token-ttl is longer than --refresh-token-ttl"))
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// checkIssuer enforces RFC 8414 §2: an http(s) URL with no query or
+// fragment. A trailing slash is refused because "iss" is compared byte for
+// byte and "https://x/" ≠ "https://x".
+func checkIssuer(issuer string) error {
+	u, err := url.Parse(issuer)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a URL: %w", issuer, err)
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Errorf("%q must be an https (or, for development, http) URL", issuer)
+	case u.Host == "" || u.User != nil:
+		return fmt.Errorf("%q must name a host and no user", issuer)
+	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(issuer, "?") || strings.HasSuffix(issuer, "#"):
+		return fmt.Errorf("%q must have no query or fragment", issuer)
+	case strings.HasSuffix(issuer, "/"):
+		return fmt.Errorf("%q must not end with a slash", issuer)
+	}
+	return nil
+}

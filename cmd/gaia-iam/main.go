@@ -1,0 +1,89 @@
+// Command gaia-iam is the Gaia identity and access server.
+//
+//	gaia-iam serve              migrate, reconcile the seed, serve HTTP
+//	gaia-iam migrate            bring the database schema up to date
+//	gaia-iam seed [--dry-run]   reconcile the RBAC seed, or show the diff
+//
+// Every flag has a GAIA_* environment equivalent; a flag wins over the
+// environment.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "gaia-iam:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+var (
+	// errUsage reports a command line that was wrong; the usage has been printed.
+	errUsage = errors.New("usage")
+	// errHelp reports that -h asked for the usage, which has been printed.
+	errHelp = errors.New("help")
+)
+
+// sys bundles what a subcommand reads from and writes to the outside world,
+// so tests can run commands in-process.
+type sys struct {
+	getenv func(string) string
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, sys{getenv: getenv, stdout: stdout, stderr: stderr})
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, s sys) error {
+	stdout, stderr := s.stdout, s.stderr
+	if len(args) == 0 {
+		usage(stderr)
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], s)
+	case "migrate":
+		return migrate(ctx, args[1:], s)
+	case "seed":
+		return seedCmd(ctx, args[1:], s)
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return nil
+	default:
+		fmt.Fprintf(stderr, "gaia-iam: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return errUsage
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage: gaia-iam <command> [flags]
+
+Commands:
+  serve              migrate the database, reconcile the seed, serve HTTP
+  migrate            bring the database schema up to date
+  seed [--dry-run]   reconcile the RBAC seed file, or print the changes it would make
+
+Run 'gaia-iam <command> -h' for the flags of a command; each flag has a
+GAIA_* environment equivalent, and a flag wins over the environment.
+`)
+}
