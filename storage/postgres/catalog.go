@@ -35,7 +35,7 @@ func (s *Store) ListPermissions(ctx context.Context) ([]storage.Permission, erro
 
 // CreatePermission inserts p, assigning its ID when empty.
 func (s *Store) CreatePermission(ctx context.Context, p *storage.Permission) error {
-	id, err := newID(p.ID)
+	id, err := storage.NewID(p.ID)
 	if err == nil {
 		_, err = s.q(ctx).Exec(ctx, `INSERT INTO permissions (id, name, description) VALUES ($1, $2, $3)`,
 			id, p.Name, p.Description)
@@ -107,7 +107,7 @@ func (s *Store) GetRoleByName(ctx context.Context, name string) (*storage.Role, 
 
 // CreateRole inserts r, assigning its ID when empty. r.Permissions is ignored.
 func (s *Store) CreateRole(ctx context.Context, r *storage.Role) error {
-	id, err := newID(r.ID)
+	id, err := storage.NewID(r.ID)
 	if err == nil {
 		_, err = s.q(ctx).Exec(ctx, `INSERT INTO roles (id, name, description) VALUES ($1, $2, $3)`,
 			id, r.Name, r.Description)
@@ -150,13 +150,13 @@ func (s *Store) SetRolePermissions(ctx context.Context, roleID string, permissio
 // that concurrent calls for one owner run one after the other; remove and
 // add take the owner and the array of ids.
 func (s *Store) setPairs(ctx context.Context, ownerID string, ids []string, lock, remove, add string) error {
-	owner, ok := canonicalID(ownerID)
+	owner, ok := storage.CanonicalID(ownerID)
 	if !ok {
 		return storage.ErrNotFound
 	}
 	keys := make([]string, len(ids))
 	for i, id := range ids {
-		if keys[i], ok = canonicalID(id); !ok {
+		if keys[i], ok = storage.CanonicalID(id); !ok {
 			return fmt.Errorf("%w: %q is not a UUID", storage.ErrConflict, id)
 		}
 	}
@@ -224,7 +224,7 @@ func (s *Store) GetDepartmentByCode(ctx context.Context, code string) (*storage.
 
 // CreateDepartment inserts d, assigning its ID when empty. d.AllowedRoles is ignored.
 func (s *Store) CreateDepartment(ctx context.Context, d *storage.Department) error {
-	id, err := newID(d.ID)
+	id, err := storage.NewID(d.ID)
 	if err == nil {
 		_, err = s.q(ctx).Exec(ctx, `INSERT INTO departments (id, code, name) VALUES ($1, $2, $3)`,
 			id, d.Code, d.Name)
@@ -282,7 +282,7 @@ func (s *Store) DepartmentsAllowing(ctx context.Context, roleID string) ([]stora
 // record with ID ownerID by left joins from it: no row at all means no such
 // record (ErrNotFound), and a row of NULLs means it has no departments.
 func (s *Store) departments(ctx context.Context, ownerID, query string) ([]storage.Department, error) {
-	key, ok := canonicalID(ownerID)
+	key, ok := storage.CanonicalID(ownerID)
 	if !ok {
 		return nil, storage.ErrNotFound
 	}

@@ -37,12 +37,12 @@ func list(l []string) []string {
 
 // CreateClient inserts c, assigning ID and timestamps when they are zero.
 func (s *Store) CreateClient(ctx context.Context, c *storage.Client) error {
-	id, err := newID(c.ID)
+	id, err := storage.NewID(c.ID)
 	if err != nil {
 		return fmt.Errorf("create client %q: %w", c.ClientID, err)
 	}
-	t := now()
-	created, updated := stamp(c.CreatedAt, t), stamp(c.UpdatedAt, t)
+	t := storage.Now()
+	created, updated := storage.Stamp(c.CreatedAt, t), storage.Stamp(c.UpdatedAt, t)
 	_, err = s.q(ctx).Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		id, c.ClientID, c.Name, c.SecretHash, c.Public,
@@ -83,7 +83,7 @@ func (s *Store) UpdateClient(ctx context.Context, clientID string, fn func(*stor
 		if c.ID != id {
 			return fmt.Errorf("update client %q: %w", clientID, errIDChanged)
 		}
-		c.CreatedAt, c.UpdatedAt = created, now()
+		c.CreatedAt, c.UpdatedAt = created, storage.Now()
 		_, err = s.q(ctx).Exec(ctx, `UPDATE clients
 			SET client_id = $2, name = $3, secret_hash = $4, public = $5,
 				grant_types = $6, scopes = $7, audiences = $8, active = $9, updated_at = $10
@@ -144,7 +144,7 @@ func (s *Store) AssignClientRole(ctx context.Context, clientID, roleID string) e
 }
 
 func (s *Store) assignClientRole(ctx context.Context, clientID, roleID string) error {
-	role, ok := canonicalID(roleID)
+	role, ok := storage.CanonicalID(roleID)
 	if !ok {
 		return fmt.Errorf("%w: role id is not a UUID", storage.ErrConflict)
 	}
@@ -168,7 +168,7 @@ func (s *Store) UnassignClientRole(ctx context.Context, clientID, roleID string)
 }
 
 func (s *Store) unassignClientRole(ctx context.Context, clientID, roleID string) error {
-	role, ok := canonicalID(roleID)
+	role, ok := storage.CanonicalID(roleID)
 	if !ok {
 		return storage.ErrNotFound
 	}

@@ -65,7 +65,7 @@ func (s *Store) UnassignUserRole(ctx context.Context, userID, roleID string) err
 // UserRoles lists the roles assigned to the user, sorted by name, without
 // their Permissions. An unknown user is ErrNotFound.
 func (s *Store) UserRoles(ctx context.Context, userID string) ([]storage.Role, error) {
-	key, ok := canonicalID(userID)
+	key, ok := storage.CanonicalID(userID)
 	if !ok {
 		return nil, fmt.Errorf("roles of user %q: %w", userID, storage.ErrNotFound)
 	}
@@ -104,7 +104,7 @@ func (s *Store) UserRoles(ctx context.Context, userID string) ([]storage.Role, e
 
 // UserGrants resolves the user's roles and their permissions in one query.
 func (s *Store) UserGrants(ctx context.Context, userID string) (storage.Grants, error) {
-	key, ok := canonicalID(userID)
+	key, ok := storage.CanonicalID(userID)
 	if !ok {
 		return storage.Grants{}, fmt.Errorf("grants of user %q: %w", userID, storage.ErrNotFound)
 	}
@@ -150,8 +150,8 @@ func (s *Store) grants(ctx context.Context, query, key string) (storage.Grants, 
 // addPair inserts a row of a mapping table; a or b not a UUID, or naming no
 // row, or the pair already there, is ErrConflict.
 func (s *Store) addPair(ctx context.Context, insert, a, b string) error {
-	ka, okA := canonicalID(a)
-	kb, okB := canonicalID(b)
+	ka, okA := storage.CanonicalID(a)
+	kb, okB := storage.CanonicalID(b)
 	if !okA || !okB {
 		return fmt.Errorf("%w: not a UUID", storage.ErrConflict)
 	}
@@ -163,8 +163,8 @@ func (s *Store) addPair(ctx context.Context, insert, a, b string) error {
 
 // removePair deletes a row of a mapping table; no such row is ErrNotFound.
 func (s *Store) removePair(ctx context.Context, remove, a, b string) error {
-	ka, okA := canonicalID(a)
-	kb, okB := canonicalID(b)
+	ka, okA := storage.CanonicalID(a)
+	kb, okB := storage.CanonicalID(b)
 	if !okA || !okB {
 		return storage.ErrNotFound
 	}

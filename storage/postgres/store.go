@@ -12,10 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -191,47 +189,4 @@ func affected(tag pgconn.CommandTag) error {
 		return storage.ErrNotFound
 	}
 	return nil
-}
-
-// now is the time stamped on a record, at the precision PostgreSQL keeps.
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
-
-// stamp returns the timestamp to store for a new record: t, or now when t
-// is zero, in UTC at microsecond precision.
-func stamp(t, now time.Time) time.Time {
-	if t.IsZero() {
-		return now
-	}
-	return t.UTC().Truncate(time.Microsecond)
-}
-
-// newID returns the key for a new record: id in canonical form, or a fresh
-// UUIDv7 when id is empty.
-func newID(id string) (string, error) {
-	if id == "" {
-		u, err := uuid.NewV7()
-		if err != nil {
-			return "", fmt.Errorf("new id: %w", err)
-		}
-		return u.String(), nil
-	}
-	if c, ok := canonicalID(id); ok {
-		return c, nil
-	}
-	return "", fmt.Errorf("id %q is not a UUID", id)
-}
-
-// canonicalID returns id in canonical form (lower case, hyphens), and false
-// when id is not a UUID, which no row can have. Checking here keeps
-// PostgreSQL from failing the statement, and with it the transaction, on a
-// malformed uuid.
-func canonicalID(id string) (string, bool) {
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return "", false
-	}
-	if len(id) == 36 && strings.ToLower(id) == id { // already canonical, spare the allocation
-		return id, true
-	}
-	return u.String(), true
 }

@@ -26,12 +26,12 @@ func scanUser(row pgx.Row) (*storage.User, error) {
 
 // CreateUser inserts u, assigning ID and timestamps when they are zero.
 func (s *Store) CreateUser(ctx context.Context, u *storage.User) error {
-	id, err := newID(u.ID)
+	id, err := storage.NewID(u.ID)
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", u.Username, err)
 	}
-	t := now()
-	created, updated := stamp(u.CreatedAt, t), stamp(u.UpdatedAt, t)
+	t := storage.Now()
+	created, updated := storage.Stamp(u.CreatedAt, t), storage.Stamp(u.UpdatedAt, t)
 	_, err = s.q(ctx).Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		id, u.Username, u.Email, u.PasswordHash, u.Active, created, updated)
 	if err != nil {
@@ -43,7 +43,7 @@ func (s *Store) CreateUser(ctx context.Context, u *storage.User) error {
 
 // GetUser finds a user by ID.
 func (s *Store) GetUser(ctx context.Context, id string) (*storage.User, error) {
-	key, ok := canonicalID(id)
+	key, ok := storage.CanonicalID(id)
 	if !ok {
 		return nil, fmt.Errorf("get user %q: %w", id, storage.ErrNotFound)
 	}
@@ -68,7 +68,7 @@ func (s *Store) GetUserByUsername(ctx context.Context, username string) (*storag
 // transaction with the row locked. fn may not change ID; the store sets
 // UpdatedAt and keeps CreatedAt.
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*storage.User) error) (*storage.User, error) {
-	key, ok := canonicalID(id)
+	key, ok := storage.CanonicalID(id)
 	if !ok {
 		return nil, fmt.Errorf("update user %q: %w", id, storage.ErrNotFound)
 	}
@@ -90,7 +90,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*storage.User
 		if u.ID != key {
 			return fmt.Errorf("update user %q: %w", id, errIDChanged)
 		}
-		u.CreatedAt, u.UpdatedAt = created, now()
+		u.CreatedAt, u.UpdatedAt = created, storage.Now()
 		_, err = s.q(ctx).Exec(ctx, `UPDATE users
 			SET username = $2, email = $3, password_hash = $4, active = $5, updated_at = $6
 			WHERE id = $1`, key, u.Username, u.Email, u.PasswordHash, u.Active, u.UpdatedAt)
@@ -114,7 +114,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 // update runs query, a write whose first parameter is the ID id, with args
 // after it; no row with that ID is ErrNotFound.
 func (s *Store) update(ctx context.Context, what, id, query string, args ...any) error {
-	key, ok := canonicalID(id)
+	key, ok := storage.CanonicalID(id)
 	if !ok {
 		return fmt.Errorf("%s: %w", what, storage.ErrNotFound)
 	}

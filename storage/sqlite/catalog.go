@@ -32,7 +32,7 @@ func (s *Store) ListPermissions(ctx context.Context) ([]storage.Permission, erro
 
 // CreatePermission inserts p, assigning its ID when empty.
 func (s *Store) CreatePermission(ctx context.Context, p *storage.Permission) error {
-	id, err := newID(p.ID)
+	id, err := storage.NewID(p.ID)
 	if err == nil {
 		_, err = s.exec(ctx, `INSERT INTO permissions (id, name, description) VALUES (?, ?, ?)`,
 			id, p.Name, p.Description)
@@ -58,7 +58,7 @@ func (s *Store) DeletePermission(ctx context.Context, id string) error {
 // update runs query, a write whose last parameter is the ID id, with args
 // before it; no row with that ID is ErrNotFound.
 func (s *Store) update(ctx context.Context, what, id, query string, args ...any) error {
-	key, ok := canonicalID(id)
+	key, ok := storage.CanonicalID(id)
 	if !ok {
 		return fmt.Errorf("%s: %w", what, storage.ErrNotFound)
 	}
@@ -121,7 +121,7 @@ func (s *Store) GetRoleByName(ctx context.Context, name string) (*storage.Role, 
 
 // CreateRole inserts r, assigning its ID when empty. r.Permissions is ignored.
 func (s *Store) CreateRole(ctx context.Context, r *storage.Role) error {
-	id, err := newID(r.ID)
+	id, err := storage.NewID(r.ID)
 	if err == nil {
 		_, err = s.exec(ctx, `INSERT INTO roles (id, name, description) VALUES (?, ?, ?)`,
 			id, r.Name, r.Description)
@@ -164,13 +164,13 @@ func (s *Store) SetRolePermissions(ctx context.Context, roleID string, permissio
 // those pairing it with ids. exists checks the owner; remove and add take
 // the owner and the JSON array of ids.
 func (s *Store) setPairs(ctx context.Context, ownerID string, ids []string, exists, remove, add string) error {
-	owner, ok := canonicalID(ownerID)
+	owner, ok := storage.CanonicalID(ownerID)
 	if !ok {
 		return storage.ErrNotFound
 	}
 	keys := make([]string, len(ids))
 	for i, id := range ids {
-		if keys[i], ok = canonicalID(id); !ok {
+		if keys[i], ok = storage.CanonicalID(id); !ok {
 			return fmt.Errorf("%w: %q is not a UUID", storage.ErrConflict, id)
 		}
 	}
@@ -242,7 +242,7 @@ func (s *Store) GetDepartmentByCode(ctx context.Context, code string) (*storage.
 
 // CreateDepartment inserts d, assigning its ID when empty. d.AllowedRoles is ignored.
 func (s *Store) CreateDepartment(ctx context.Context, d *storage.Department) error {
-	id, err := newID(d.ID)
+	id, err := storage.NewID(d.ID)
 	if err == nil {
 		_, err = s.exec(ctx, `INSERT INTO departments (id, code, name) VALUES (?, ?, ?)`, id, d.Code, d.Name)
 	}
@@ -300,7 +300,7 @@ func (s *Store) DepartmentsAllowing(ctx context.Context, roleID string) ([]stora
 // record with ID ownerID by left joins from it: no row at all means no such
 // record (ErrNotFound), and a row of NULLs means it has no departments.
 func (s *Store) departments(ctx context.Context, ownerID, query string) ([]storage.Department, error) {
-	key, ok := canonicalID(ownerID)
+	key, ok := storage.CanonicalID(ownerID)
 	if !ok {
 		return nil, storage.ErrNotFound
 	}

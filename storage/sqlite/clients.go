@@ -62,12 +62,12 @@ func decodeList(s string) ([]string, error) {
 
 // CreateClient inserts c, assigning ID and timestamps when they are zero.
 func (s *Store) CreateClient(ctx context.Context, c *storage.Client) error {
-	id, err := newID(c.ID)
+	id, err := storage.NewID(c.ID)
 	if err != nil {
 		return fmt.Errorf("create client %q: %w", c.ClientID, err)
 	}
-	t := now()
-	created, updated := stamp(c.CreatedAt, t), stamp(c.UpdatedAt, t)
+	t := storage.Now()
+	created, updated := storage.Stamp(c.CreatedAt, t), storage.Stamp(c.UpdatedAt, t)
 	_, err = s.exec(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, c.ClientID, c.Name, c.SecretHash, c.Public,
 		encodeList(c.GrantTypes), encodeList(c.Scopes), encodeList(c.Audiences),
@@ -106,7 +106,7 @@ func (s *Store) UpdateClient(ctx context.Context, clientID string, fn func(*stor
 		if c.ID != id {
 			return fmt.Errorf("update client %q: %w", clientID, errIDChanged)
 		}
-		c.CreatedAt, c.UpdatedAt = created, now()
+		c.CreatedAt, c.UpdatedAt = created, storage.Now()
 		_, err = s.exec(ctx, `UPDATE clients SET client_id = ?, name = ?, secret_hash = ?, public = ?,
 			grant_types = ?, scopes = ?, audiences = ?, active = ?, updated_at = ?
 			WHERE id = ?`,
@@ -167,7 +167,7 @@ func (s *Store) AssignClientRole(ctx context.Context, clientID, roleID string) e
 }
 
 func (s *Store) assignClientRole(ctx context.Context, clientID, roleID string) error {
-	role, ok := canonicalID(roleID)
+	role, ok := storage.CanonicalID(roleID)
 	if !ok {
 		return fmt.Errorf("%w: role id is not a UUID", storage.ErrConflict)
 	}
@@ -191,7 +191,7 @@ func (s *Store) UnassignClientRole(ctx context.Context, clientID, roleID string)
 }
 
 func (s *Store) unassignClientRole(ctx context.Context, clientID, roleID string) error {
-	role, ok := canonicalID(roleID)
+	role, ok := storage.CanonicalID(roleID)
 	if !ok {
 		return storage.ErrNotFound
 	}

@@ -30,8 +30,10 @@ func TestOpen(t *testing.T) {
 	if got := fi.Mode().Perm(); got != 0o700 {
 		t.Errorf("Open created %s with mode %v, want 0700", dir, got)
 	}
-	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("Open created %s with mode %v (%v), want 0600: it holds password hashes", path, fi.Mode().Perm(), err)
+	if fi, err := os.Stat(path); err != nil {
+		t.Error(err)
+	} else if got := fi.Mode().Perm(); got != 0o600 {
+		t.Errorf("Open created %s with mode %v, want 0600: it holds password hashes", path, got)
 	}
 
 	// Open does not migrate; Migrate does, once.

@@ -28,7 +28,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -278,45 +277,4 @@ func parseTime(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("stored timestamp: %w", err)
 	}
 	return t.UTC(), nil
-}
-
-// now is the time stamped on a record, at the precision both backends keep.
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
-
-// stamp returns the timestamps to store for a new record: t, or now when t
-// is zero, in UTC at microsecond precision.
-func stamp(t, now time.Time) time.Time {
-	if t.IsZero() {
-		return now
-	}
-	return t.UTC().Truncate(time.Microsecond)
-}
-
-// newID returns the key for a new record: id in canonical form, or a fresh
-// UUIDv7 when id is empty.
-func newID(id string) (string, error) {
-	if id == "" {
-		u, err := uuid.NewV7()
-		if err != nil {
-			return "", fmt.Errorf("new id: %w", err)
-		}
-		return u.String(), nil
-	}
-	if c, ok := canonicalID(id); ok {
-		return c, nil
-	}
-	return "", fmt.Errorf("id %q is not a UUID", id)
-}
-
-// canonicalID returns the stored form of a UUID key (lower case, hyphens),
-// and false when id is not a UUID, which no row can have.
-func canonicalID(id string) (string, bool) {
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return "", false
-	}
-	if len(id) == 36 && strings.ToLower(id) == id { // already canonical, spare the allocation
-		return id, true
-	}
-	return u.String(), true
 }

@@ -36,12 +36,12 @@ func scanUser(row scanner) (*storage.User, error) {
 
 // CreateUser inserts u, assigning ID and timestamps when they are zero.
 func (s *Store) CreateUser(ctx context.Context, u *storage.User) error {
-	id, err := newID(u.ID)
+	id, err := storage.NewID(u.ID)
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", u.Username, err)
 	}
-	t := now()
-	created, updated := stamp(u.CreatedAt, t), stamp(u.UpdatedAt, t)
+	t := storage.Now()
+	created, updated := storage.Stamp(u.CreatedAt, t), storage.Stamp(u.UpdatedAt, t)
 	_, err = s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		id, u.Username, u.Email, u.PasswordHash, u.Active, formatTime(created), formatTime(updated))
 	if err != nil {
@@ -53,7 +53,7 @@ func (s *Store) CreateUser(ctx context.Context, u *storage.User) error {
 
 // GetUser finds a user by ID.
 func (s *Store) GetUser(ctx context.Context, id string) (*storage.User, error) {
-	key, ok := canonicalID(id)
+	key, ok := storage.CanonicalID(id)
 	if !ok {
 		return nil, fmt.Errorf("get user %q: %w", id, storage.ErrNotFound)
 	}
@@ -79,7 +79,7 @@ func (s *Store) GetUserByUsername(ctx context.Context, username string) (*storag
 // transaction. fn may not change ID; the store sets UpdatedAt and keeps
 // CreatedAt.
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*storage.User) error) (*storage.User, error) {
-	key, ok := canonicalID(id)
+	key, ok := storage.CanonicalID(id)
 	if !ok {
 		return nil, fmt.Errorf("update user %q: %w", id, storage.ErrNotFound)
 	}
@@ -97,7 +97,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*storage.User
 		if u.ID != key {
 			return fmt.Errorf("update user %q: %w", id, errIDChanged)
 		}
-		u.CreatedAt, u.UpdatedAt = created, now()
+		u.CreatedAt, u.UpdatedAt = created, storage.Now()
 		_, err = s.exec(ctx, `UPDATE users SET username = ?, email = ?, password_hash = ?, active = ?, updated_at = ?
 			WHERE id = ?`, u.Username, u.Email, u.PasswordHash, u.Active, formatTime(u.UpdatedAt), key)
 		if err != nil {
