@@ -191,6 +191,8 @@ type Store interface {
 	Catalog
 	Memberships
 	Clients
+	SigningKeys
+	Tokens
 	Transactor
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

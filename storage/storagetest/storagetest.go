@@ -42,6 +42,8 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Departments", departmentsCases},
 		{"Memberships", membershipsCases},
 		{"Clients", clientsCases},
+		{"SigningKeys", signingKeysCases},
+		{"Tokens", tokensCases},
 		{"Tx", txCases},
 		{"Concurrency", concurrencyCases},
 	}

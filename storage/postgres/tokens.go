@@ -1,0 +1,292 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/gaia-platform/iam/storage"
+)
+
+// Concurrency of the token methods, under READ COMMITTED. A family's row
+// lock orders everything done to its tokens:
+//
+//   - Rotation (DeactivateRefreshToken, then CreateRefreshToken) holds the
+//     family FOR SHARE, taken before the token's own lock. Concurrent
+//     deactivations of one token share the family; the first takes the
+//     token's row lock, and the others wait for it to commit, re-check the
+//     row, find it inactive and update nothing.
+//   - Revocation updates the family first, which waits for every rotation
+//     in progress to commit, and then, in a statement of its own (a fresh
+//     snapshot), deactivates the tokens, the ones those rotations created
+//     included. A rotation that starts later waits for the revocation and
+//     then finds its token inactive, or its family revoked.
+//
+// Taking the family before the token, always, is also what keeps a
+// revocation and a rotation from deadlocking.
+//
+// Errors name a token by its family, never by its signature.
+
+// errFamilyClosed is why CreateRefreshToken refuses a family.
+var errFamilyClosed = errors.New("family revoked, or of another client or subject")
+
+// CreateRefreshToken stores rt, and f when it is a new family.
+func (s *Store) CreateRefreshToken(ctx context.Context, f *storage.TokenFamily, rt *storage.RefreshToken) error {
+	familyID, err := checkRefreshToken(f, rt)
+	if err != nil {
+		return fmt.Errorf("create refresh token: %w", err)
+	}
+	now := storage.Now()
+	started, created := storage.Stamp(f.StartedAt, now), storage.Stamp(rt.CreatedAt, now)
+	expires := storage.Stamp(rt.ExpiresAt, now) // not zero: checked
+	request := rt.Request
+	if request == nil {
+		request = []byte{} // NULL otherwise
+	}
+	var newFamily bool
+	err = s.InTx(ctx, func(ctx context.Context) error {
+		tag, err := s.q(ctx).Exec(ctx, `INSERT INTO token_families (id, client_id, subject, started_at)
+			VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
+			familyID, f.ClientID, f.Subject, started)
+		if err != nil {
+			return mapErr(err)
+		}
+		newFamily = tag.RowsAffected() == 1
+		tag, err = s.q(ctx).Exec(ctx, `INSERT INTO refresh_tokens (signature, family_id, active, expires_at, created_at, request)
+			SELECT $1::text, id, true, $2::timestamptz, $3::timestamptz, $4::bytea FROM token_families
+			WHERE id = $5 AND client_id = $6 AND subject = $7 AND revoked_at IS NULL
+			FOR SHARE`,
+			rt.Signature, expires, created, request, familyID, f.ClientID, f.Subject)
+		if err != nil {
+			return mapErr(err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: %w", storage.ErrConflict, errFamilyClosed)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("create refresh token in family %q: %w", familyID, err)
+	}
+	if newFamily {
+		f.StartedAt, f.RevokedAt = started, time.Time{}
+	}
+	f.ID = familyID
+	rt.FamilyID, rt.Active, rt.ExpiresAt, rt.CreatedAt = familyID, true, expires, created
+	return nil
+}
+
+// checkRefreshToken checks the arguments of CreateRefreshToken and returns
+// the family's key.
+func checkRefreshToken(f *storage.TokenFamily, rt *storage.RefreshToken) (string, error) {
+	if f == nil || rt == nil {
+		return "", errors.New("nil family or token")
+	}
+	id, err := storage.NewID(f.ID)
+	if err != nil {
+		return "", fmt.Errorf("family: %w", err)
+	}
+	if rt.FamilyID != "" {
+		if key, ok := storage.CanonicalID(rt.FamilyID); !ok || key != id {
+			return "", fmt.Errorf("token of family %q given family %q", rt.FamilyID, id)
+		}
+	}
+	switch {
+	case rt.Signature == "" || len(rt.Signature) > storage.MaxTokenKeyLen:
+		return "", fmt.Errorf("signature of %d bytes, want 1 to %d", len(rt.Signature), storage.MaxTokenKeyLen)
+	case len(rt.Request) > storage.MaxTokenRequestLen:
+		return "", fmt.Errorf("request of %d bytes, want at most %d", len(rt.Request), storage.MaxTokenRequestLen)
+	case rt.ExpiresAt.IsZero():
+		return "", errors.New("no expiry")
+	}
+	return id, nil
+}
+
+// GetRefreshToken returns the token with this signature and its family.
+func (s *Store) GetRefreshToken(ctx context.Context, signature string) (*storage.RefreshToken, *storage.TokenFamily, error) {
+	var (
+		rt      storage.RefreshToken
+		f       storage.TokenFamily
+		revoked pgtype.Timestamptz
+	)
+	err := s.q(ctx).QueryRow(ctx, `
+		SELECT t.signature, t.family_id, t.active, t.expires_at, t.created_at, t.request,
+			f.client_id, f.subject, f.started_at, f.revoked_at
+		FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id
+		WHERE t.signature = $1`, signature).
+		Scan(&rt.Signature, &rt.FamilyID, &rt.Active, &rt.ExpiresAt, &rt.CreatedAt, &rt.Request,
+			&f.ClientID, &f.Subject, &f.StartedAt, &revoked)
+	if err != nil {
+		return nil, nil, fmt.Errorf("get refresh token: %w", mapErr(err))
+	}
+	f.ID = rt.FamilyID
+	rt.ExpiresAt, rt.CreatedAt, f.StartedAt = rt.ExpiresAt.UTC(), rt.CreatedAt.UTC(), f.StartedAt.UTC()
+	if revoked.Valid {
+		f.RevokedAt = revoked.Time.UTC()
+	}
+	return &rt, &f, nil
+}
+
+// DeactivateRefreshToken marks an active token inactive: the
+// compare-and-swap of rotation.
+func (s *Store) DeactivateRefreshToken(ctx context.Context, signature string) error {
+	// The subquery locks the family before the UPDATE locks the token.
+	tag, err := s.q(ctx).Exec(ctx, `UPDATE refresh_tokens SET active = false
+		WHERE signature = $1 AND active AND family_id = (
+			SELECT id FROM token_families
+			WHERE id = (SELECT family_id FROM refresh_tokens WHERE signature = $1)
+			FOR SHARE)`, signature)
+	if err != nil {
+		return fmt.Errorf("deactivate refresh token: %w", mapErr(err))
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	// Lost: tell a used token from none, off the hot path.
+	var familyID string
+	err = s.q(ctx).QueryRow(ctx, `SELECT family_id FROM refresh_tokens WHERE signature = $1`, signature).Scan(&familyID)
+	if err != nil {
+		return fmt.Errorf("deactivate refresh token: %w", mapErr(err))
+	}
+	return fmt.Errorf("deactivate refresh token of family %q: already inactive: %w", familyID, storage.ErrConflict)
+}
+
+// GetTokenFamily finds a family by ID.
+func (s *Store) GetTokenFamily(ctx context.Context, id string) (*storage.TokenFamily, error) {
+	key, ok := storage.CanonicalID(id)
+	if !ok {
+		return nil, fmt.Errorf("get token family %q: %w", id, storage.ErrNotFound)
+	}
+	var (
+		f       storage.TokenFamily
+		revoked pgtype.Timestamptz
+	)
+	err := s.q(ctx).QueryRow(ctx, `SELECT id, client_id, subject, started_at, revoked_at
+		FROM token_families WHERE id = $1`, key).Scan(&f.ID, &f.ClientID, &f.Subject, &f.StartedAt, &revoked)
+	if err != nil {
+		return nil, fmt.Errorf("get token family %q: %w", id, mapErr(err))
+	}
+	f.StartedAt = f.StartedAt.UTC()
+	if revoked.Valid {
+		f.RevokedAt = revoked.Time.UTC()
+	}
+	return &f, nil
+}
+
+// RevokeTokenFamily revokes the family and deactivates its tokens.
+func (s *Store) RevokeTokenFamily(ctx context.Context, id string, at time.Time) error {
+	key, ok := storage.CanonicalID(id)
+	if !ok {
+		return fmt.Errorf("revoke token family %q: %w", id, storage.ErrNotFound)
+	}
+	at = storage.Stamp(at, storage.Now())
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		// Family first: see the top of this file. coalesce keeps the time
+		// of the first revocation.
+		tag, err := s.q(ctx).Exec(ctx, `UPDATE token_families SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`,
+			key, at)
+		if err == nil {
+			err = affected(tag)
+		}
+		if err == nil {
+			_, err = s.q(ctx).Exec(ctx, `UPDATE refresh_tokens SET active = false WHERE family_id = $1 AND active`, key)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("revoke token family %q: %w", id, mapErr(err))
+	}
+	return nil
+}
+
+// RevokeSubjectTokens revokes every live family of subject.
+func (s *Store) RevokeSubjectTokens(ctx context.Context, subject string, at time.Time) (int, error) {
+	at = storage.Stamp(at, storage.Now())
+	var n int64
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		tag, err := s.q(ctx).Exec(ctx, `UPDATE token_families SET revoked_at = $2 WHERE subject = $1 AND revoked_at IS NULL`,
+			subject, at)
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		// The tokens of every revoked family of subject: those just revoked,
+		// and none of a family live again since (a login after this logout).
+		_, err = s.q(ctx).Exec(ctx, `UPDATE refresh_tokens SET active = false
+			WHERE active AND family_id IN (SELECT id FROM token_families WHERE subject = $1 AND revoked_at IS NOT NULL)`,
+			subject)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("revoke tokens of subject %q: %w", subject, mapErr(err))
+	}
+	return int(n), nil
+}
+
+// RevokeAccessToken records a revoked jti until expiresAt.
+func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error {
+	if err := checkJTI(jti, expiresAt); err != nil {
+		return fmt.Errorf("revoke access token %q: %w", jti, err)
+	}
+	_, err := s.q(ctx).Exec(ctx, `INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2)
+		ON CONFLICT (jti) DO NOTHING`, jti, expiresAt.Truncate(time.Microsecond))
+	if err != nil {
+		return fmt.Errorf("revoke access token %q: %w", jti, mapErr(err))
+	}
+	return nil
+}
+
+// checkJTI checks the arguments of RevokeAccessToken.
+func checkJTI(jti string, expiresAt time.Time) error {
+	if jti == "" || len(jti) > storage.MaxTokenKeyLen {
+		return fmt.Errorf("jti of %d bytes, want 1 to %d", len(jti), storage.MaxTokenKeyLen)
+	}
+	if expiresAt.IsZero() {
+		return errors.New("no expiry")
+	}
+	return nil
+}
+
+// AccessTokenRevoked reports whether jti was revoked.
+func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
+	var revoked bool
+	err := s.q(ctx).QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1)`, jti).
+		Scan(&revoked)
+	if err != nil {
+		return false, fmt.Errorf("check access token %q: %w", jti, err)
+	}
+	return revoked, nil
+}
+
+// PurgeTokens deletes expired tokens and revocations, then empty families.
+func (s *Store) PurgeTokens(ctx context.Context, before time.Time) (int, error) {
+	before = before.Truncate(time.Microsecond) // the precision stored
+	var total int64
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		del := func(query string, args ...any) error {
+			tag, err := s.q(ctx).Exec(ctx, query, args...)
+			total += tag.RowsAffected()
+			return err
+		}
+		if err := del(`DELETE FROM refresh_tokens WHERE expires_at < $1`, before); err != nil {
+			return err
+		}
+		if err := del(`DELETE FROM revoked_access_tokens WHERE expires_at < $1`, before); err != nil {
+			return err
+		}
+		// A family locked by a rotation or revocation in progress is
+		// skipped, not waited for (which could deadlock): the next purge
+		// takes it.
+		return del(`DELETE FROM token_families WHERE id IN (
+			SELECT id FROM token_families f
+			WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = f.id)
+			FOR UPDATE SKIP LOCKED)`)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge tokens: %w", err)
+	}
+	return int(total), nil
+}

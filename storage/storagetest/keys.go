@@ -1,0 +1,251 @@
+package storagetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gaia-platform/iam/storage"
+)
+
+var signingKeysCases = []testCase{
+	{"CreateList", testSigningKeyCreateList},
+	{"ExplicitIDAndTimes", testSigningKeyExplicitIDAndTimes},
+	{"Invalid", testSigningKeyInvalid},
+	{"Order", testSigningKeyOrder},
+	{"Retire", testSigningKeyRetire},
+	{"Delete", testSigningKeyDelete},
+	{"InTx", testSigningKeyInTx},
+}
+
+func sameSigningKey(a, b *storage.SigningKey) bool {
+	return a.ID == b.ID && a.Algorithm == b.Algorithm &&
+		bytes.Equal(a.PrivateKey, b.PrivateKey) && bytes.Equal(a.PublicKey, b.PublicKey) &&
+		a.CreatedAt.Equal(b.CreatedAt) && a.RetiredAt.Equal(b.RetiredAt)
+}
+
+// mkSigningKey creates a key with distinct stand-in key bytes, created at
+// created (now when zero).
+func mkSigningKey(t *testing.T, s storage.Store, created time.Time) *storage.SigningKey {
+	t.Helper()
+	k := &storage.SigningKey{
+		Algorithm:  "RS256",
+		PrivateKey: []byte("sealed " + uuid.NewString()),
+		PublicKey:  []byte("public " + uuid.NewString()),
+		CreatedAt:  created,
+	}
+	ok(t, "CreateSigningKey", s.CreateSigningKey(t.Context(), k))
+	return k
+}
+
+// listSigningKeys returns the stored keys, failing t now on error.
+func listSigningKeys(t *testing.T, s storage.Store) []storage.SigningKey {
+	t.Helper()
+	ks, err := s.ListSigningKeys(t.Context())
+	ok(t, "ListSigningKeys", err)
+	return ks
+}
+
+// wantSigningKeys fails t unless the stored keys are want, in order.
+func wantSigningKeys(t *testing.T, s storage.Store, what string, want ...*storage.SigningKey) {
+	t.Helper()
+	got := listSigningKeys(t, s)
+	if len(got) != len(want) {
+		t.Fatalf("ListSigningKeys %s = %d keys %+v, want %d", what, len(got), got, len(want))
+	}
+	for i := range got {
+		if !sameSigningKey(&got[i], want[i]) {
+			t.Errorf("ListSigningKeys %s [%d] = %+v, want %+v", what, i, got[i], want[i])
+		}
+	}
+}
+
+func testSigningKeyCreateList(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	ks, err := s.ListSigningKeys(ctx)
+	if err != nil || ks == nil || len(ks) != 0 {
+		t.Errorf("ListSigningKeys on an empty store = %#v, %v, want []", ks, err)
+	}
+
+	// Every byte value, NUL included, must come back as written.
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	k := &storage.SigningKey{Algorithm: "RS256", PrivateKey: all, PublicKey: []byte{0x30, 0x00, 0xff}}
+	ok(t, "CreateSigningKey", s.CreateSigningKey(ctx, k))
+	if id, err := uuid.Parse(k.ID); err != nil || id.Version() != 7 || id.String() != k.ID {
+		t.Errorf("CreateSigningKey assigned ID %q, want a canonical UUIDv7", k.ID)
+	}
+	if k.CreatedAt.Location() != time.UTC || k.CreatedAt.Nanosecond()%1000 != 0 {
+		t.Errorf("CreateSigningKey set CreatedAt %v, want UTC at microsecond precision", k.CreatedAt)
+	}
+	if d := time.Since(k.CreatedAt); d < 0 || d > time.Minute {
+		t.Errorf("CreateSigningKey set CreatedAt %v, %v from now", k.CreatedAt, d)
+	}
+	if !k.RetiredAt.IsZero() {
+		t.Errorf("CreateSigningKey set RetiredAt %v, want zero", k.RetiredAt)
+	}
+	wantSigningKeys(t, s, "after CreateSigningKey", k)
+}
+
+func testSigningKeyExplicitIDAndTimes(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	id := "0190F3A0-0000-7000-8000-00000000000A" // not canonical: stored canonical
+	created := time.Date(2024, 1, 2, 3, 4, 5, 123456789, time.FixedZone("CET", 3600))
+	retired := created.Add(time.Hour)
+	k := &storage.SigningKey{ID: id, Algorithm: "RS256", PrivateKey: []byte{1}, PublicKey: []byte{2},
+		CreatedAt: created, RetiredAt: retired}
+	ok(t, "CreateSigningKey", s.CreateSigningKey(ctx, k))
+	want := &storage.SigningKey{ID: "0190f3a0-0000-7000-8000-00000000000a", Algorithm: "RS256",
+		PrivateKey: []byte{1}, PublicKey: []byte{2},
+		CreatedAt: created.UTC().Truncate(time.Microsecond), RetiredAt: retired.UTC().Truncate(time.Microsecond)}
+	if !sameSigningKey(k, want) || k.CreatedAt.Location() != time.UTC || k.RetiredAt.Location() != time.UTC {
+		t.Errorf("CreateSigningKey set %+v, want %+v", k, want)
+	}
+	got := listSigningKeys(t, s)
+	if len(got) != 1 || !sameSigningKey(&got[0], want) ||
+		got[0].CreatedAt.Location() != time.UTC || got[0].RetiredAt.Location() != time.UTC {
+		t.Errorf("ListSigningKeys = %+v, want [%+v] in UTC", got, want)
+	}
+}
+
+func testSigningKeyInvalid(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	k := mkSigningKey(t, s, time.Time{})
+	dup := &storage.SigningKey{ID: k.ID, Algorithm: "RS256", PrivateKey: []byte{1}, PublicKey: []byte{2}}
+	is(t, "CreateSigningKey with a taken ID", s.CreateSigningKey(ctx, dup), storage.ErrConflict)
+	for _, bad := range []*storage.SigningKey{
+		{ID: "not-a-uuid", Algorithm: "RS256", PrivateKey: []byte{1}, PublicKey: []byte{2}},
+		{Algorithm: "", PrivateKey: []byte{1}, PublicKey: []byte{2}},
+		{Algorithm: "RS256", PrivateKey: nil, PublicKey: []byte{2}},
+		{Algorithm: "RS256", PrivateKey: []byte{}, PublicKey: []byte{2}},
+		{Algorithm: "RS256", PrivateKey: []byte{1}, PublicKey: nil},
+	} {
+		if err := s.CreateSigningKey(ctx, bad); err == nil {
+			t.Errorf("CreateSigningKey(%+v) = nil, want an error", bad)
+		}
+	}
+	wantSigningKeys(t, s, "after rejected creates", k)
+}
+
+func testSigningKeyOrder(t *testing.T, s storage.Store) {
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	mid := mkSigningKey(t, s, base.Add(time.Hour))
+	oldest := mkSigningKey(t, s, base)
+	newest := mkSigningKey(t, s, base.Add(2*time.Hour))
+	// Created at the same instant: the greater ID is newer, as UUIDv7s are.
+	a := &storage.SigningKey{ID: "0190f3a0-0000-7000-8000-000000000001", Algorithm: "RS256",
+		PrivateKey: []byte{1}, PublicKey: []byte{1}, CreatedAt: base.Add(3 * time.Hour)}
+	b := &storage.SigningKey{ID: "0190f3a0-0000-7000-8000-000000000002", Algorithm: "RS256",
+		PrivateKey: []byte{2}, PublicKey: []byte{2}, CreatedAt: base.Add(3 * time.Hour)}
+	ok(t, "CreateSigningKey(b)", s.CreateSigningKey(t.Context(), b))
+	ok(t, "CreateSigningKey(a)", s.CreateSigningKey(t.Context(), a))
+	wantSigningKeys(t, s, "", b, a, newest, mid, oldest)
+}
+
+func testSigningKeyRetire(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	k1, k2, k3 := mkSigningKey(t, s, base), mkSigningKey(t, s, base.Add(time.Hour)), mkSigningKey(t, s, base.Add(2*time.Hour))
+
+	at := base.Add(2*time.Hour + 123456789) // ns: stored at µs
+	ok(t, "RetireSigningKeys(k3)", s.RetireSigningKeys(ctx, k3.ID, at))
+	k1.RetiredAt, k2.RetiredAt = at.Truncate(time.Microsecond), at.Truncate(time.Microsecond)
+	wantSigningKeys(t, s, "after RetireSigningKeys(k3)", k3, k2, k1)
+
+	// Retired keys keep their RetiredAt; only k3 is retired now.
+	later := at.Add(time.Hour)
+	k4 := mkSigningKey(t, s, later)
+	// exceptID is compared as a UUID, not as a string.
+	ok(t, "RetireSigningKeys(k4)", s.RetireSigningKeys(ctx, strings.ToUpper(k4.ID), later))
+	k3.RetiredAt = later.Truncate(time.Microsecond)
+	wantSigningKeys(t, s, "after RetireSigningKeys(k4)", k4, k3, k2, k1)
+
+	// An exceptID that is no key's spares none.
+	for _, except := range []string{"", "not-a-uuid"} {
+		mkSigningKey(t, s, later.Add(time.Hour))
+		ok(t, fmt.Sprintf("RetireSigningKeys(%q)", except), s.RetireSigningKeys(ctx, except, later.Add(time.Hour)))
+		for _, got := range listSigningKeys(t, s) {
+			if got.RetiredAt.IsZero() {
+				t.Errorf("after RetireSigningKeys(%q), key %s is not retired", except, got.ID)
+			}
+		}
+	}
+
+	// A zero at means now.
+	k5 := mkSigningKey(t, s, time.Time{})
+	ok(t, "RetireSigningKeys(at zero)", s.RetireSigningKeys(ctx, "", time.Time{}))
+	for _, got := range listSigningKeys(t, s) {
+		if got.ID == k5.ID {
+			if d := time.Since(got.RetiredAt); d < 0 || d > time.Minute {
+				t.Errorf("RetireSigningKeys(at zero) set RetiredAt %v, %v from now", got.RetiredAt, d)
+			}
+		}
+	}
+}
+
+func testSigningKeyDelete(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	k1, k2, k3 := mkSigningKey(t, s, base), mkSigningKey(t, s, base.Add(time.Hour)), mkSigningKey(t, s, base.Add(2*time.Hour))
+	t1, t2 := base.Add(90*time.Minute), base.Add(150*time.Minute)
+	ok(t, "RetireSigningKeys(k2)", s.RetireSigningKeys(ctx, k2.ID, t1)) // k1, k3 retired at t1
+	ok(t, "RetireSigningKeys(k3)", s.RetireSigningKeys(ctx, k3.ID, t2)) // k2 retired at t2
+	k1.RetiredAt, k2.RetiredAt, k3.RetiredAt = t1, t2, t1
+	current := mkSigningKey(t, s, base.Add(3*time.Hour)) // never retired
+
+	n, err := s.DeleteSigningKeys(ctx, t1)
+	if err != nil || n != 0 {
+		t.Errorf("DeleteSigningKeys(t1) = %d, %v, want 0: before is strict", n, err)
+	}
+	n, err = s.DeleteSigningKeys(ctx, t1.Add(time.Microsecond))
+	if err != nil || n != 2 {
+		t.Errorf("DeleteSigningKeys(t1+1µs) = %d, %v, want 2", n, err)
+	}
+	wantSigningKeys(t, s, "after DeleteSigningKeys(t1+1µs)", current, k2)
+	n, err = s.DeleteSigningKeys(ctx, base.Add(100*365*24*time.Hour))
+	if err != nil || n != 1 {
+		t.Errorf("DeleteSigningKeys(far future) = %d, %v, want 1", n, err)
+	}
+	wantSigningKeys(t, s, "after DeleteSigningKeys(far future)", current)
+	n, err = s.DeleteSigningKeys(ctx, base.Add(100*365*24*time.Hour))
+	if err != nil || n != 0 {
+		t.Errorf("DeleteSigningKeys again = %d, %v, want 0", n, err)
+	}
+}
+
+func testSigningKeyInTx(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	old := mkSigningKey(t, s, time.Time{})
+	errStop := errors.New("stop")
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		k := &storage.SigningKey{Algorithm: "RS256", PrivateKey: []byte{1}, PublicKey: []byte{2}}
+		if err := s.CreateSigningKey(ctx, k); err != nil {
+			return err
+		}
+		if err := s.RetireSigningKeys(ctx, k.ID, time.Time{}); err != nil {
+			return err
+		}
+		// Reads in the transaction see its writes.
+		ks, err := s.ListSigningKeys(ctx)
+		if err != nil {
+			return err
+		}
+		if len(ks) != 2 || ks[0].ID != k.ID || !ks[0].RetiredAt.IsZero() || ks[1].RetiredAt.IsZero() {
+			t.Errorf("ListSigningKeys in the transaction = %+v, want the new key, then the old one retired", ks)
+		}
+		if _, err := s.DeleteSigningKeys(ctx, time.Now().Add(time.Hour)); err != nil {
+			return err
+		}
+		return errStop
+	})
+	is(t, "InTx", err, errStop)
+	wantSigningKeys(t, s, "after rollback", old)
+}
