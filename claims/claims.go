@@ -1,0 +1,63 @@
+// Package claims is the token contract of Gaia IAM: the claims of an access
+// token, shared by the issuer and by every service that verifies one.
+//
+// It must stay importable by services without pulling in the server: its
+// dependencies are the standard library and JOSE libraries only.
+package claims
+
+import "slices"
+
+// Type says who a token was issued to.
+type Type string
+
+// The token types.
+const (
+	User    Type = "user"    // a person or system identity, via the password grant
+	Service Type = "service" // a service client, via the client credentials grant
+)
+
+// Access is the claim set of a Gaia access token, an RFC 9068 JWT signed with
+// RS256 and typed "at+jwt". Field order is the order of the JSON document.
+type Access struct {
+	Issuer    string   `json:"iss"`
+	Subject   string   `json:"sub"` // a user's ID, or a service client's client_id
+	Audience  []string `json:"aud"` // always an array, never empty
+	ClientID  string   `json:"client_id"`
+	Expiry    int64    `json:"exp"` // seconds since the epoch
+	IssuedAt  int64    `json:"iat"`
+	ID        string   `json:"jti"`
+	Scope     string   `json:"scope,omitempty"` // space-delimited (RFC 9068 §2.2.3)
+	SessionID string   `json:"sid,omitempty"`   // the login (refresh-token family) a user token belongs to
+	Type      Type     `json:"type"`
+	Username  string   `json:"username,omitempty"` // users only
+	// Roles and Permissions are resolved at issuance: sorted, without
+	// duplicates. Services authorize on Permissions.
+	Roles       []string `json:"roles"`
+	Permissions []string `json:"permissions"`
+}
+
+// Has reports whether the token grants permission p. Matching is exact: no
+// prefixes, no wildcards.
+func (a *Access) Has(p string) bool {
+	if _, found := slices.BinarySearch(a.Permissions, p); found {
+		return true
+	}
+	// The contract says sorted; a token that is not must still not deny
+	// what it holds.
+	return !slices.IsSorted(a.Permissions) && slices.Contains(a.Permissions, p)
+}
+
+// HasAll reports whether the token grants every permission in ps.
+func (a *Access) HasAll(ps ...string) bool {
+	for _, p := range ps {
+		if !a.Has(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// HasAny reports whether the token grants at least one permission in ps.
+func (a *Access) HasAny(ps ...string) bool {
+	return slices.ContainsFunc(ps, a.Has)
+}
