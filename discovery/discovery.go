@@ -1,0 +1,111 @@
+// Package discovery serves the metadata clients configure themselves from:
+// OpenID Connect Discovery 1.0, RFC 8414 authorization server metadata, and
+// the JWKS. Documents are serialized once and served as bytes.
+package discovery
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Metadata is the discovery document (OIDC Discovery §3, RFC 8414 §2). It
+// lists only what Gaia serves. There is no authorization endpoint (no
+// browser flows), so response_types_supported is empty and
+// authorization_endpoint absent, which RFC 8414 allows when no grant uses it.
+type Metadata struct {
+	Issuer                                    string   `json:"issuer"`
+	TokenEndpoint                             string   `json:"token_endpoint"`
+	JWKSURI                                   string   `json:"jwks_uri"`
+	UserinfoEndpoint                          string   `json:"userinfo_endpoint"`
+	RevocationEndpoint                        string   `json:"revocation_endpoint"`
+	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
+	GrantTypesSupported                       []string `json:"grant_types_supported"`
+	ResponseTypesSupported                    []string `json:"response_types_supported"`
+	SubjectTypesSupported                     []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported          []string `json:"id_token_signing_alg_values_supported"`
+	TokenEndpointAuthMethodsSupported         []string `json:"token_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
+	ScopesSupported                           []string `json:"scopes_supported"`
+	ClaimsSupported                           []string `json:"claims_supported"`
+	AccessTokenSigningAlgValuesSupported      []string `json:"access_token_signing_alg_values_supported"`
+	RequestParameterSupported                 bool     `json:"request_parameter_supported"`
+	ClaimsParameterSupported                  bool     `json:"claims_parameter_supported"`
+	RequestURIParameterSupported              bool     `json:"request_uri_parameter_supported"`
+}
+
+// Paths of the endpoints, relative to the issuer.
+const (
+	TokenPath         = "/oauth2/token"
+	RevocationPath    = "/oauth2/revoke"
+	IntrospectionPath = "/oauth2/introspect"
+	UserinfoPath      = "/userinfo"
+	JWKSPath          = "/.well-known/jwks.json"
+	OpenIDPath        = "/.well-known/openid-configuration"
+	OAuthPath         = "/.well-known/oauth-authorization-server"
+)
+
+// New returns the metadata of a server at issuer offering scopes.
+func New(issuer string, scopes []string) Metadata {
+	return Metadata{
+		Issuer:                                    issuer,
+		TokenEndpoint:                             issuer + TokenPath,
+		JWKSURI:                                   issuer + JWKSPath,
+		UserinfoEndpoint:                          issuer + UserinfoPath,
+		RevocationEndpoint:                        issuer + RevocationPath,
+		IntrospectionEndpoint:                     issuer + IntrospectionPath,
+		GrantTypesSupported:                       []string{"password", "client_credentials", "refresh_token"},
+		ResponseTypesSupported:                    []string{},
+		SubjectTypesSupported:                     []string{"public"},
+		IDTokenSigningAlgValuesSupported:          []string{"RS256"},
+		TokenEndpointAuthMethodsSupported:         []string{"client_secret_basic", "client_secret_post", "none"},
+		RevocationEndpointAuthMethodsSupported:    []string{"client_secret_basic", "client_secret_post", "none"},
+		IntrospectionEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		ScopesSupported:                           scopes,
+		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "amr", "azp", "jti",
+			"client_id", "scope", "sid", "type", "username", "roles", "permissions", "preferred_username", "email"},
+		AccessTokenSigningAlgValuesSupported: []string{"RS256"},
+	}
+}
+
+// Handler serves the discovery documents and the JWKS.
+type Handler struct {
+	doc  []byte
+	jwks func() []byte
+}
+
+// NewHandler serializes m once. jwks returns the current JWKS document,
+// already serialized (the key ring rebuilds it only when keys change).
+func NewHandler(m Metadata, jwks func() []byte) (*Handler, error) {
+	if m.Issuer == "" || strings.HasSuffix(m.Issuer, "/") {
+		return nil, fmt.Errorf("discovery: issuer %q must be set and have no trailing slash", m.Issuer)
+	}
+	if jwks == nil {
+		return nil, errors.New("discovery: jwks is required")
+	}
+	doc, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	return &Handler{doc: doc, jwks: jwks}, nil
+}
+
+// Metadata serves both well-known metadata paths: with an issuer that has
+// no path, OIDC Discovery and RFC 8414 name the same document. The issuer
+// comes from configuration, never from Host or X-Forwarded-Host.
+func (h *Handler) Metadata(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(h.doc)
+}
+
+// JWKS serves the public signing keys. A short max-age, because a resource
+// server that meets an unknown kid refetches anyway.
+func (h *Handler) JWKS(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	_, _ = w.Write(h.jwks())
+}
