@@ -11,18 +11,24 @@ import (
 // de-duplicated permissions they carry: what the user's next token holds.
 // A disabled user is ErrDisabled; an unknown one storage.ErrNotFound.
 func (s *Service) Resolve(ctx context.Context, userID string) (storage.Grants, error) {
+	_, g, err := s.ResolveUser(ctx, userID)
+	return g, err
+}
+
+// ResolveUser is Resolve that also returns the user.
+func (s *Service) ResolveUser(ctx context.Context, userID string) (*storage.User, storage.Grants, error) {
 	u, err := s.store.GetUser(ctx, userID)
 	if err != nil {
-		return storage.Grants{}, fmt.Errorf("resolve user %s: %w", userID, err)
+		return nil, storage.Grants{}, fmt.Errorf("resolve user %s: %w", userID, err)
 	}
 	if !u.Active {
-		return storage.Grants{}, fmt.Errorf("resolve user %s: %w", userID, ErrDisabled)
+		return nil, storage.Grants{}, fmt.Errorf("resolve user %s: %w", userID, ErrDisabled)
 	}
 	g, err := s.store.UserGrants(ctx, userID)
 	if err != nil {
-		return storage.Grants{}, fmt.Errorf("resolve user %s: %w", userID, err)
+		return nil, storage.Grants{}, fmt.Errorf("resolve user %s: %w", userID, err)
 	}
-	return g, nil
+	return u, g, nil
 }
 
 // ResolveClient is Resolve for an active service client.

@@ -1,0 +1,232 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ory/fosite"
+	fositeoauth2 "github.com/ory/fosite/handler/oauth2"
+
+	"github.com/gaia-platform/iam/rbac"
+	"github.com/gaia-platform/iam/storage"
+)
+
+// fositeStore is the storage fosite's handlers see.
+//
+// Access tokens are JWTs that need no row to be valid, so creating one writes
+// nothing: client-credentials issuance touches the database only to read.
+// What is stored is what refresh rotation, reuse detection, revocation and
+// introspection need: refresh tokens (by signature, never the token), grouped
+// in families (one per login), and a list of revoked access-token IDs.
+type fositeStore struct {
+	store   storage.Store
+	clients *clients
+	rbac    *rbac.Service
+	now     func() time.Time
+}
+
+var (
+	_ fositeoauth2.AccessTokenStorage                           = (*fositeStore)(nil)
+	_ fositeoauth2.RefreshTokenStorage                          = (*fositeStore)(nil)
+	_ fositeoauth2.TokenRevocationStorage                       = (*fositeStore)(nil)
+	_ fositeoauth2.ResourceOwnerPasswordCredentialsGrantStorage = (*fositeStore)(nil)
+	_ fosite.ClientManager                                      = (*fositeStore)(nil)
+)
+
+// GetClient implements fosite.ClientManager.
+func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	return s.clients.GetClient(ctx, id)
+}
+
+// ClientAssertionJWTValid implements fosite.ClientManager.
+func (s *fositeStore) ClientAssertionJWTValid(ctx context.Context, jti string) error {
+	return s.clients.ClientAssertionJWTValid(ctx, jti)
+}
+
+// SetClientAssertionJWT implements fosite.ClientManager.
+func (s *fositeStore) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
+	return s.clients.SetClientAssertionJWT(ctx, jti, exp)
+}
+
+// Authenticate implements the password grant's storage. Every credential
+// failure is fosite.ErrNotFound, which fosite answers with invalid_grant;
+// anything else (the database is down) is a server error.
+func (s *fositeStore) Authenticate(ctx context.Context, username, pw string) (string, error) {
+	u, err := s.rbac.Authenticate(ctx, username, pw)
+	if errors.Is(err, rbac.ErrInvalidCredentials) {
+		return "", fmt.Errorf("%w: %w", fosite.ErrNotFound, err)
+	}
+	if err != nil {
+		return "", err
+	}
+	return u.ID, nil
+}
+
+// CreateAccessTokenSession writes nothing: the JWT carries everything.
+func (s *fositeStore) CreateAccessTokenSession(context.Context, string, fosite.Requester) error {
+	return nil
+}
+
+// GetAccessTokenSession is never satisfied: access tokens have no row.
+// Gaia's introspection and revocation verify the JWT instead.
+func (s *fositeStore) GetAccessTokenSession(context.Context, string, fosite.Session) (fosite.Requester, error) {
+	return nil, fosite.ErrNotFound
+}
+
+// DeleteAccessTokenSession has nothing to delete.
+func (s *fositeStore) DeleteAccessTokenSession(context.Context, string) error { return nil }
+
+// CreateRefreshTokenSession stores a refresh token in its family, creating
+// the family at the first issuance of a login.
+func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, _ string, r fosite.Requester) error {
+	sess, ok := r.GetSession().(*Session)
+	if !ok {
+		return fmt.Errorf("session is %T, want *oauth.Session", r.GetSession())
+	}
+	data, err := encodeRequest(r, sess)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	family := &storage.TokenFamily{ID: r.GetID(), ClientID: r.GetClient().GetID(), Subject: sess.Subject, StartedAt: sess.AuthTime}
+	rt := &storage.RefreshToken{
+		Signature: signature,
+		FamilyID:  r.GetID(),
+		Active:    true,
+		ExpiresAt: sess.GetExpiresAt(fosite.RefreshToken),
+		CreatedAt: now,
+		Request:   data,
+	}
+	if err := s.store.CreateRefreshToken(ctx, family, rt); err != nil {
+		if errors.Is(err, storage.ErrConflict) { // the family was revoked meanwhile
+			return fmt.Errorf("%w: %w", fosite.ErrInactiveToken, err)
+		}
+		return fmt.Errorf("store refresh token: %w", err)
+	}
+	return nil
+}
+
+// GetRefreshTokenSession returns the request a refresh token was issued
+// for. A used or revoked token returns that request and
+// fosite.ErrInactiveToken, which is how fosite detects reuse and revokes
+// the family.
+func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
+	rt, family, err := s.store.GetRefreshToken(ctx, signature)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get refresh token: %w", err)
+	}
+	r, err := s.decodeRequest(ctx, rt.Request)
+	if err != nil {
+		return nil, err
+	}
+	if !rt.Active || !family.RevokedAt.IsZero() {
+		return r, fosite.ErrInactiveToken
+	}
+	return r, nil
+}
+
+// DeleteRefreshTokenSession deactivates rather than deletes: the row must
+// stay so that a replay of the token is recognised as reuse.
+func (s *fositeStore) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	err := s.store.DeactivateRefreshToken(ctx, signature)
+	if err != nil && !errors.Is(err, storage.ErrConflict) && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("deactivate refresh token: %w", err)
+	}
+	return nil
+}
+
+// RotateRefreshToken retires the refresh token being exchanged. It is the
+// compare-and-swap that makes rotation atomic: of N concurrent refreshes
+// with one token exactly one deactivates it; the others get
+// fosite.ErrSerializationFailure.
+func (s *fositeStore) RotateRefreshToken(ctx context.Context, _ string, signature string) error {
+	err := s.store.DeactivateRefreshToken(ctx, signature)
+	switch {
+	case errors.Is(err, storage.ErrConflict):
+		return fmt.Errorf("%w: refresh token already used", fosite.ErrSerializationFailure)
+	case errors.Is(err, storage.ErrNotFound):
+		return fosite.ErrNotFound
+	case err != nil:
+		return fmt.Errorf("rotate refresh token: %w", err)
+	}
+	return nil
+}
+
+// RevokeRefreshToken revokes the whole family (fosite's request ID).
+func (s *fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	return s.revokeFamily(ctx, requestID)
+}
+
+// RevokeAccessToken revokes the family too: a user's access tokens name
+// their family (sid), and introspection answers active:false for them.
+func (s *fositeStore) RevokeAccessToken(ctx context.Context, requestID string) error {
+	return s.revokeFamily(ctx, requestID)
+}
+
+func (s *fositeStore) revokeFamily(ctx context.Context, id string) error {
+	err := s.store.RevokeTokenFamily(ctx, id, s.now())
+	if errors.Is(err, storage.ErrNotFound) {
+		return fosite.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("revoke token family: %w", err)
+	}
+	return nil
+}
+
+// storedRequest is what a refresh token remembers of the request that made it.
+type storedRequest struct {
+	ID                string    `json:"id"`
+	RequestedAt       time.Time `json:"requested_at"`
+	ClientID          string    `json:"client_id"`
+	RequestedScope    []string  `json:"requested_scope,omitempty"`
+	GrantedScope      []string  `json:"granted_scope,omitempty"`
+	RequestedAudience []string  `json:"requested_audience,omitempty"`
+	GrantedAudience   []string  `json:"granted_audience,omitempty"`
+	Session           *Session  `json:"session"`
+}
+
+func encodeRequest(r fosite.Requester, sess *Session) ([]byte, error) {
+	b, err := json.Marshal(storedRequest{
+		ID:                r.GetID(),
+		RequestedAt:       r.GetRequestedAt(),
+		ClientID:          r.GetClient().GetID(),
+		RequestedScope:    r.GetRequestedScopes(),
+		GrantedScope:      r.GetGrantedScopes(),
+		RequestedAudience: r.GetRequestedAudience(),
+		GrantedAudience:   r.GetGrantedAudience(),
+		Session:           sess,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode token request: %w", err)
+	}
+	return b, nil
+}
+
+func (s *fositeStore) decodeRequest(ctx context.Context, data []byte) (*fosite.Request, error) {
+	var sr storedRequest
+	if err := json.Unmarshal(data, &sr); err != nil || sr.Session == nil {
+		return nil, fmt.Errorf("decode token request: %w", errors.Join(err, errors.New("no session")))
+	}
+	c, err := s.clients.GetClient(ctx, sr.ClientID)
+	if err != nil {
+		return nil, err // a client deleted or disabled since: the token is as good as unknown
+	}
+	return &fosite.Request{
+		ID:                sr.ID,
+		RequestedAt:       sr.RequestedAt,
+		Client:            c,
+		RequestedScope:    sr.RequestedScope,
+		GrantedScope:      sr.GrantedScope,
+		RequestedAudience: sr.RequestedAudience,
+		GrantedAudience:   sr.GrantedAudience,
+		Form:              map[string][]string{},
+		Session:           sr.Session,
+	}, nil
+}

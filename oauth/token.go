@@ -1,0 +1,215 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"slices"
+
+	"github.com/ory/fosite"
+
+	"github.com/gaia-platform/iam/claims"
+	"github.com/gaia-platform/iam/rbac"
+	"github.com/gaia-platform/iam/storage"
+)
+
+// maxFormBytes bounds a token, revocation or introspection request body.
+// Go's default for url-encoded bodies is 10 MiB.
+const maxFormBytes = 64 << 10
+
+// grantTypes are the grants Gaia serves.
+var grantTypes = []string{"password", "client_credentials", "refresh_token"}
+
+// Token serves POST /oauth2/token (RFC 6749 §3.2).
+func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := parseForm(w, r); err != nil {
+		s.writeError(ctx, w, r, err)
+		return
+	}
+	if err := checkTokenRequest(r); err != nil {
+		s.writeError(ctx, w, r, err)
+		return
+	}
+	ar, err := s.provider.NewAccessRequest(ctx, r, &Session{})
+	if err != nil {
+		s.writeError(ctx, w, r, err)
+		return
+	}
+	grant := ar.GetGrantTypes()[0]
+	if err := s.authorize(ctx, grant, ar); err != nil {
+		s.writeError(ctx, w, r, err)
+		return
+	}
+
+	var resp fosite.AccessResponder
+	issue := func(ctx context.Context) (err error) {
+		resp, err = s.provider.NewAccessResponse(ctx, ar)
+		return err
+	}
+	if grant == "client_credentials" {
+		err = issue(ctx) // writes nothing: no transaction, no write lock
+	} else {
+		// The refresh token rows of one issuance commit together.
+		err = s.store.InTx(ctx, issue)
+	}
+	if err != nil {
+		s.writeError(ctx, w, r, lostRace(err))
+		return
+	}
+	if grant != "client_credentials" && ar.GetGrantedScopes().Has("openid") {
+		idToken, err := s.idToken(ar)
+		if err != nil {
+			s.writeError(ctx, w, r, err)
+			return
+		}
+		resp.SetExtra("id_token", idToken)
+	}
+	s.provider.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// lostRace turns fosite's answer to a refresh that lost the rotation race
+// (invalid_request, "retry") into invalid_grant: the token it presented is
+// spent, and retrying it would be reuse.
+func lostRace(err error) error {
+	if errors.Is(err, fosite.ErrSerializationFailure) || errors.Is(err, fosite.ErrInactiveToken) {
+		return fosite.ErrInvalidGrant
+	}
+	return err
+}
+
+// parseForm reads a bounded url-encoded body (RFC 6749 §3.2, App. B).
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return errRequest("")
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return errRequest("")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return &oauthError{"invalid_request", descriptions["invalid_request"], http.StatusRequestEntityTooLarge}
+		}
+		return errRequest("")
+	}
+	// Credentials never travel in the URI (RFC 6749 §2.3.1, §3.2), and the
+	// endpoints take no query parameters.
+	if r.URL.RawQuery != "" {
+		return errRequest("")
+	}
+	// RFC 6749 §3.2: parameters MUST NOT be included more than once.
+	for _, v := range r.PostForm {
+		if len(v) > 1 {
+			return errRequest("")
+		}
+	}
+	// A request that does not even name a client failed client
+	// authentication (RFC 6749 §5.2), which fosite calls invalid_request.
+	if r.Header.Get("Authorization") == "" && r.PostForm.Get("client_id") == "" {
+		return fosite.ErrInvalidClient
+	}
+	// RFC 6749 §2.3: one client authentication method per request, and
+	// never a client_id in the body naming another client than the header.
+	if id, _, ok := r.BasicAuth(); ok || r.Header.Get("Authorization") != "" {
+		if r.PostForm.Get("client_secret") != "" {
+			return errRequest("")
+		}
+		if body := r.PostForm.Get("client_id"); ok && body != "" && body != id {
+			return errRequest("")
+		}
+	}
+	return nil
+}
+
+// checkTokenRequest answers what fosite gets wrong about grant types: an
+// unknown grant is unsupported_grant_type (RFC 6749 §5.2), not invalid_request.
+func checkTokenRequest(r *http.Request) error {
+	g := r.PostForm.Get("grant_type")
+	if g == "" {
+		return errRequest("")
+	}
+	if !slices.Contains(grantTypes, g) {
+		return &oauthError{"unsupported_grant_type", descriptions["unsupported_grant_type"], http.StatusBadRequest}
+	}
+	return nil
+}
+
+// authorize completes an access request fosite has authenticated: it grants
+// the requested scopes and audience, and resolves who the token is for and
+// what it carries — again on every refresh, so role changes show and a
+// disabled user is refused.
+func (s *Server) authorize(ctx context.Context, grant string, ar fosite.AccessRequester) error {
+	sess, ok := ar.GetSession().(*Session)
+	if !ok {
+		return fmt.Errorf("session is %T, want *oauth.Session", ar.GetSession())
+	}
+	client := ar.GetClient()
+	if !client.GetGrantTypes().Has(grant) {
+		return fosite.ErrUnauthorizedClient
+	}
+	switch grant {
+	case "client_credentials":
+		grantRequested(ar)
+		g, err := s.rbac.ResolveClient(ctx, client.GetID())
+		if err != nil {
+			return fmt.Errorf("resolve client: %w", err)
+		}
+		sess.Subject, sess.Type = client.GetID(), claims.Service
+		sess.Roles, sess.Permissions = g.Roles, g.Permissions
+		return nil
+
+	case "password":
+		grantRequested(ar)
+		sess.Type = claims.User
+		sess.AuthTime = s.now().UTC()
+		return s.resolveUser(ctx, ar, sess)
+
+	case "refresh_token":
+		// The session is the one stored with the refresh token.
+		if s.now().After(sess.AuthTime.Add(s.cfg.MaxSessionAge)) {
+			_ = s.fstore.revokeFamily(ctx, ar.GetID())
+			return fosite.ErrInvalidGrant
+		}
+		if err := s.resolveUser(ctx, ar, sess); err != nil {
+			if errors.Is(err, fosite.ErrInvalidGrant) {
+				_ = s.fstore.revokeFamily(ctx, ar.GetID())
+			}
+			return err
+		}
+		return nil
+	}
+	return fosite.ErrUnsupportedGrantType
+}
+
+func (s *Server) resolveUser(ctx context.Context, ar fosite.AccessRequester, sess *Session) error {
+	u, g, err := s.rbac.ResolveUser(ctx, sess.Subject)
+	if errors.Is(err, rbac.ErrDisabled) || errors.Is(err, storage.ErrNotFound) {
+		return fosite.ErrInvalidGrant
+	}
+	if err != nil {
+		return fmt.Errorf("resolve user: %w", err)
+	}
+	sess.Username, sess.email = u.Username, u.Email
+	sess.Roles, sess.Permissions = g.Roles, g.Permissions
+	return nil
+}
+
+// grantRequested grants the scopes and audience fosite has checked against
+// the client. A client that names no audience gets all of its own.
+func grantRequested(ar fosite.AccessRequester) {
+	for _, sc := range ar.GetRequestedScopes() {
+		ar.GrantScope(sc)
+	}
+	aud := ar.GetRequestedAudience()
+	if len(aud) == 0 {
+		aud = ar.GetClient().GetAudience()
+	}
+	for _, a := range aud {
+		ar.GrantAudience(a)
+	}
+}

@@ -1,0 +1,80 @@
+package oauth
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Userinfo serves GET and POST /userinfo (OpenID Connect Core §5.3) for a
+// user's access token with the openid scope. Errors follow RFC 6750 §3.1.
+func (s *Server) Userinfo(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	token, ok := bearer(r)
+	if !ok {
+		s.bearerError(w, http.StatusUnauthorized, "")
+		return
+	}
+	st, err := s.lookup(ctx, token)
+	if err != nil {
+		s.log.ErrorContext(ctx, "userinfo lookup failed", "error", err)
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
+		return
+	}
+	if st == nil || st.access == nil {
+		s.bearerError(w, http.StatusUnauthorized, "invalid_token")
+		return
+	}
+	a := st.access
+	scopes := strings.Fields(a.Scope)
+	has := func(sc string) bool {
+		for _, x := range scopes {
+			if x == sc {
+				return true
+			}
+		}
+		return false
+	}
+	if a.Type != "user" || !has("openid") {
+		s.bearerError(w, http.StatusForbidden, "insufficient_scope")
+		return
+	}
+	resp := map[string]string{"sub": a.Subject}
+	if has("profile") {
+		resp["preferred_username"] = a.Username
+	}
+	if has("email") {
+		if u, err := s.store.GetUser(ctx, a.Subject); err == nil && u.Email != "" {
+			resp["email"] = u.Email
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// bearer returns the token of an "Authorization: Bearer" header (scheme
+// case-insensitive). Tokens in the query string are not accepted (RFC 6750 §2.3).
+func bearer(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > maxTokenLength {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+// bearerError answers per RFC 6750 §3: no error attribute when the request
+// carried no token at all.
+func (s *Server) bearerError(w http.ResponseWriter, status int, code string) {
+	challenge := `Bearer realm="` + s.cfg.Issuer + `"`
+	if code != "" {
+		challenge += `, error="` + code + `"`
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	body := map[string]string{}
+	if code != "" {
+		body["error"] = code
+	}
+	writeJSON(w, status, body)
+}
+
+func timeFromUnix(sec int64) time.Time { return time.Unix(sec, 0).UTC() }
