@@ -19,9 +19,16 @@ type Config struct {
 	SeedFile        string
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
+	MaxSessionAge   time.Duration
+	DefaultAudience string
+	KeyRefresh      time.Duration
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
 	LogFormat       string // text or json
+	// KEK is the key-encryption key (base64, 32 bytes), or KEKFile a file
+	// holding it. With neither, a development key file is created.
+	KEK     string
+	KEKFile string
 }
 
 // setting is one flag and its environment variable.
@@ -36,6 +43,11 @@ var settings = []setting{
 	{"seed-file", "GAIA_SEED_FILE", "seed.example.yaml", "the RBAC seed (YAML)"},
 	{"access-token-ttl", "GAIA_ACCESS_TOKEN_TTL", "15m", "access token lifetime"},
 	{"refresh-token-ttl", "GAIA_REFRESH_TOKEN_TTL", "720h", "refresh token lifetime"},
+	{"max-session-age", "GAIA_MAX_SESSION_AGE", "720h", "absolute cap on a login, however often its refresh token rotates"},
+	{"default-audience", "GAIA_DEFAULT_AUDIENCE", "gaia", "aud of tokens for clients that name no audience"},
+	{"key-encryption-key", "GAIA_KEY_ENCRYPTION_KEY", "", "base64 of 32 random bytes that encrypt the signing keys at rest"},
+	{"key-encryption-key-file", "GAIA_KEY_ENCRYPTION_KEY_FILE", "", "file holding the key-encryption key (mode 0600); default: a development key in gaia-data/kek"},
+	{"key-refresh-interval", "GAIA_KEY_REFRESH_INTERVAL", "15s", "how often a server reloads the signing keys, so a rotation elsewhere reaches it"},
 	{"shutdown-timeout", "GAIA_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests get on SIGINT/SIGTERM"},
 	{"log-level", "GAIA_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "GAIA_LOG_FORMAT", "text", "text or json"},
@@ -69,11 +81,14 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 	}
 
 	cfg := Config{
-		Listen:      *values["listen"],
-		Issuer:      *values["issuer"],
-		DatabaseURL: *values["database-url"],
-		SeedFile:    *values["seed-file"],
-		LogFormat:   *values["log-format"],
+		Listen:          *values["listen"],
+		Issuer:          *values["issuer"],
+		DatabaseURL:     *values["database-url"],
+		SeedFile:        *values["seed-file"],
+		LogFormat:       *values["log-format"],
+		DefaultAudience: *values["default-audience"],
+		KEK:             *values["key-encryption-key"],
+		KEKFile:         *values["key-encryption-key-file"],
 	}
 	var errs []error
 	duration := func(name string, dst *time.Duration) {
@@ -86,6 +101,8 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 	duration("access-token-ttl", &cfg.AccessTokenTTL)
 	duration("refresh-token-ttl", &cfg.RefreshTokenTTL)
 	duration("shutdown-timeout", &cfg.ShutdownTimeout)
+	duration("max-session-age", &cfg.MaxSessionAge)
+	duration("key-refresh-interval", &cfg.KeyRefresh)
 	if err := cfg.LogLevel.UnmarshalText([]byte(*values["log-level"])); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level: %w", err))
 	}
@@ -97,6 +114,12 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 	}
 	if err := checkIssuer(cfg.Issuer); err != nil {
 		errs = append(errs, fmt.Errorf("--issuer: %w", err))
+	}
+	if cfg.KEK != "" && cfg.KEKFile != "" {
+		errs = append(errs, errors.New("set --key-encryption-key or --key-encryption-key-file, not both"))
+	}
+	if cfg.DefaultAudience == "" {
+		errs = append(errs, errors.New("--default-audience is empty"))
 	}
 	if cfg.AccessTokenTTL > cfg.RefreshTokenTTL {
 		errs = append(errs, errors.New("--access-token-ttl is longer than --refresh-token-ttl"))

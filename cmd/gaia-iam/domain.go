@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 
+	"github.com/gaia-platform/iam/oauth"
 	"github.com/gaia-platform/iam/password"
 	"github.com/gaia-platform/iam/rbac"
 	"github.com/gaia-platform/iam/rbac/seed"
@@ -23,11 +24,12 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 
 // domain is the RBAC service and the seeder over one store.
 type domain struct {
-	rbac   *rbac.Service
-	seeder *seed.Seeder
+	rbac          *rbac.Service
+	seeder        *seed.Seeder
+	clientSecrets *oauth.SecretHasher
 }
 
-func newDomain(store storage.Store, log *slog.Logger) (domain, error) {
+func newDomain(store storage.Store, secrets serverSecrets, log *slog.Logger) (domain, error) {
 	// One argon2id hash per core at a time bounds memory at 19 MiB × cores.
 	hasher, err := password.NewHasher(password.OWASP(), runtime.NumCPU())
 	if err != nil {
@@ -37,11 +39,15 @@ func newDomain(store storage.Store, log *slog.Logger) (domain, error) {
 	if err != nil {
 		return domain{}, err
 	}
-	seeder, err := seed.New(store, svc, hasher.Hash, log)
+	clientSecrets, err := oauth.NewSecretHasher(secrets.clientSecrets)
 	if err != nil {
 		return domain{}, err
 	}
-	return domain{rbac: svc, seeder: seeder}, nil
+	seeder, err := seed.New(store, svc, clientSecrets.HashString, log)
+	if err != nil {
+		return domain{}, err
+	}
+	return domain{rbac: svc, seeder: seeder, clientSecrets: clientSecrets}, nil
 }
 
 // printGenerated shows generated passwords once, on stdout and never in the

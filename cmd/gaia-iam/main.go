@@ -3,6 +3,7 @@
 //	gaia-iam serve              migrate, reconcile the seed, serve HTTP
 //	gaia-iam migrate            bring the database schema up to date
 //	gaia-iam seed [--dry-run]   reconcile the RBAC seed, or show the diff
+//	gaia-iam keys rotate|list   manage the token signing keys
 //
 // Every flag has a GAIA_* environment equivalent; a flag wins over the
 // environment.
@@ -65,6 +66,8 @@ func dispatch(ctx context.Context, args []string, s sys) error {
 		return migrate(ctx, args[1:], s)
 	case "seed":
 		return seedCmd(ctx, args[1:], s)
+	case "keys":
+		return keysCmd(ctx, args[1:], s)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return nil
@@ -82,6 +85,8 @@ Commands:
   serve              migrate the database, reconcile the seed, serve HTTP
   migrate            bring the database schema up to date
   seed [--dry-run]   reconcile the RBAC seed file, or print the changes it would make
+  keys rotate        make a new current signing key (the old one stays published until its tokens expire)
+  keys list          list the signing keys
 
 Run 'gaia-iam <command> -h' for the flags of a command; each flag has a
 GAIA_* environment equivalent, and a flag wins over the environment.

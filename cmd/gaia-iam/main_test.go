@@ -26,6 +26,7 @@ func testEnv(extra map[string]string) func(string) string {
 		"GAIA_WEB_CLIENT_SECRET":   "web-secret-web-secret-web-secret-0",
 		"INVENTORY_SERVICE_SECRET": "svc-secret-svc-secret-svc-secret-0",
 		"GAIA_SEED_FILE":           exampleSeed,
+		"GAIA_KEY_ENCRYPTION_KEY":  "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
 	}
 	for k, v := range extra {
 		vars[k] = v
@@ -311,6 +312,7 @@ func TestBinaryGracefulShutdown(t *testing.T) {
 		"INVENTORY_SERVICE_SECRET=svc-secret-svc-secret-svc-secret-0",
 		"GAIA_BOOTSTRAP_ADMIN_PASSWORD=correct horse battery",
 	}
+	// No key-encryption key: the server makes a development one in gaia-data/.
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -320,6 +322,14 @@ func TestBinaryGracefulShutdown(t *testing.T) {
 	waitFor(t, "http://"+addr+"/readyz", http.StatusOK)
 	if _, err := os.Stat(filepath.Join(dir, "gaia-data", "gaia.db")); err != nil {
 		t.Errorf("default database file: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "gaia-data", "kek")); err != nil {
+		t.Errorf("development key-encryption key: %v", err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("development key-encryption key has mode %v, want 0600", fi.Mode().Perm())
+	}
+	if !strings.Contains(stderr.String(), "WARNING: no GAIA_KEY_ENCRYPTION_KEY") {
+		t.Errorf("no warning about the development key-encryption key:\n%s", stderr.String())
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

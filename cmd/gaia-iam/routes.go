@@ -5,6 +5,12 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/gaia-platform/iam/discovery"
+	"github.com/gaia-platform/iam/oauth"
 )
 
 // pinger reports whether the database answers.
@@ -13,11 +19,22 @@ type pinger interface {
 }
 
 // routes lists every HTTP path the server answers.
-func routes(db pinger, log *slog.Logger) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", healthz)
-	mux.Handle("GET /readyz", readyz(db, log))
-	return mux
+func routes(db pinger, o *oauth.Server, d *discovery.Handler, log *slog.Logger) http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Get("/healthz", healthz)
+	r.Get("/readyz", readyz(db, log).ServeHTTP)
+
+	r.Get(discovery.OpenIDPath, d.Metadata)
+	r.Get(discovery.OAuthPath, d.Metadata)
+	r.Get(discovery.JWKSPath, d.JWKS)
+
+	r.Post(discovery.TokenPath, o.Token)
+	r.Post(discovery.RevocationPath, o.Revoke)
+	r.Post(discovery.IntrospectionPath, o.Introspect)
+	r.Get(discovery.UserinfoPath, o.Userinfo)
+	r.Post(discovery.UserinfoPath, o.Userinfo)
+	return r
 }
 
 // healthz reports that the process is up and serving.

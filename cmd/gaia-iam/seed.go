@@ -29,7 +29,15 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 		return err
 	}
 	defer store.Close()
-	d, err := newDomain(store, log)
+	kek, err := loadKEK(cfg, s.stderr)
+	if err != nil {
+		return err
+	}
+	secrets, err := deriveSecrets(kek)
+	if err != nil {
+		return err
+	}
+	d, err := newDomain(store, secrets, log)
 	if err != nil {
 		return err
 	}

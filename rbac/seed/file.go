@@ -275,3 +275,18 @@ func checkDuplicates(bad func(string, ...any), entry, kind string, names []strin
 		seen[n] = true
 	}
 }
+
+// Scopes returns every scope some client of the seed may request, sorted,
+// with openid: what discovery advertises.
+func (f *File) Scopes() []string {
+	set := []string{"openid"}
+	for _, c := range f.Clients {
+		for _, s := range c.Scopes {
+			if !slices.Contains(set, s) {
+				set = append(set, s)
+			}
+		}
+	}
+	slices.Sort(set)
+	return set
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gaia-platform/iam/oauth/keys"
+)
+
+// keysCmd runs `gaia-iam keys rotate|list`.
+func keysCmd(ctx context.Context, args []string, s sys) error {
+	if len(args) == 0 || (args[0] != "rotate" && args[0] != "list") {
+		fmt.Fprintln(s.stderr, "usage: gaia-iam keys rotate|list [flags]")
+		return errUsage
+	}
+	cfg, err := parseConfig("keys "+args[0], args[1:], s, nil)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, s.stderr)
+	store, err := openStore(ctx, cfg.DatabaseURL, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if _, err := migrateLogged(ctx, store, log); err != nil {
+		return err
+	}
+	if args[0] == "rotate" {
+		kek, err := loadKEK(cfg, s.stderr)
+		if err != nil {
+			return err
+		}
+		ring, err := keys.New(ctx, keys.Config{Retention: cfg.AccessTokenTTL + cfg.KeyRefresh + keyRetentionSkew, RefreshInterval: cfg.KeyRefresh}, store, kek, log)
+		if err != nil {
+			return err
+		}
+		k, err := ring.Rotate(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(s.stdout, "new current signing key %s; running servers switch to it within their refresh interval\n", k.ID)
+	}
+	// Listing reads the rows as they are: it needs no key-encryption key and creates nothing.
+	list, err := store.ListSigningKeys(ctx)
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(s.stdout, "no signing keys yet: the first 'gaia-iam serve' creates one")
+	}
+	for _, k := range list {
+		state := "current"
+		if !k.RetiredAt.IsZero() {
+			state = "retired " + k.RetiredAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(s.stdout, "%s  %s  created %s  %s\n", k.ID, k.Algorithm, k.CreatedAt.UTC().Format(time.RFC3339), state)
+	}
+	return nil
+}
