@@ -35,7 +35,7 @@ func (s *Server) idToken(ar fosite.AccessRequester) (string, error) {
 		Audience:        []string{ar.GetClient().GetID()},
 		AuthorizedParty: ar.GetClient().GetID(),
 		Expiry:          sess.GetExpiresAt(fosite.AccessToken).Unix(),
-		IssuedAt:        s.now().Unix(),
+		IssuedAt:        sess.issuedAt.Unix(),
 		AuthTime:        sess.AuthTime.Unix(),
 		AMR:             []string{"pwd"},
 	}

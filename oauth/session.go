@@ -27,6 +27,9 @@ type Session struct {
 	Roles       []string `json:"-"`
 	Permissions []string `json:"-"`
 	email       string
+	// issuedAt is the instant of this issuance, to the second: the token's
+	// iat, and exp counts from it.
+	issuedAt time.Time
 }
 
 var (

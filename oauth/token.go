@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -152,6 +153,10 @@ func (s *Server) authorize(ctx context.Context, grant string, ar fosite.AccessRe
 	if !client.GetGrantTypes().Has(grant) {
 		return fosite.ErrUnauthorizedClient
 	}
+	// fosite rounds some expiries and not others; one instant makes
+	// exp - iat exactly the access-token lifetime.
+	sess.issuedAt = s.now().UTC().Truncate(time.Second)
+	sess.SetExpiresAt(fosite.AccessToken, sess.issuedAt.Add(s.cfg.AccessTokenTTL))
 	switch grant {
 	case "client_credentials":
 		grantRequested(ar)

@@ -47,7 +47,10 @@ func (t *accessTokens) GenerateAccessToken(_ context.Context, r fosite.Requester
 	if !ok {
 		return "", "", fmt.Errorf("session is %T, want *oauth.Session", r.GetSession())
 	}
-	now := t.now()
+	now := s.issuedAt
+	if now.IsZero() {
+		now = t.now()
+	}
 	exp := s.GetExpiresAt(fosite.AccessToken)
 	if exp.IsZero() {
 		return "", "", errors.New("access token expiry not set")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gaia-platform/iam/oauth/keys"
+	"github.com/gaia-platform/iam/server"
 )
 
 // keysCmd runs `gaia-iam keys rotate|list`.
@@ -32,7 +33,7 @@ func keysCmd(ctx context.Context, args []string, s sys) error {
 		if err != nil {
 			return err
 		}
-		ring, err := keys.New(ctx, keys.Config{Retention: cfg.AccessTokenTTL + cfg.KeyRefresh + keyRetentionSkew, RefreshInterval: cfg.KeyRefresh}, store, kek, log)
+		ring, err := keys.New(ctx, keys.Config{Retention: cfg.AccessTokenTTL + cfg.KeyRefresh + server.KeyRetentionSkew, RefreshInterval: cfg.KeyRefresh}, store, kek, log)
 		if err != nil {
 			return err
 		}

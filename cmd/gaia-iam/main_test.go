@@ -81,14 +81,14 @@ func waitFor(t *testing.T, url string, want int) {
 	}
 }
 
-// server is a `gaia-iam serve` running in-process.
-type server struct {
+// instance is a `gaia-iam serve` running in-process.
+type instance struct {
 	addr           string
 	stdout, stderr *syncBuffer
 	stop           func() error // ends serve's context and returns run's error
 }
 
-func startServe(t *testing.T, dbURL string, getenv func(string) string) server {
+func startServe(t *testing.T, dbURL string, getenv func(string) string) instance {
 	t.Helper()
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -116,7 +116,7 @@ func startServe(t *testing.T, dbURL string, getenv func(string) string) server {
 			t.Logf("serve stderr:\n%s", stderr.String())
 		}
 	})
-	return server{addr, stdout, stderr, stop}
+	return instance{addr, stdout, stderr, stop}
 }
 
 func TestServe(t *testing.T) {
@@ -167,10 +167,10 @@ func TestTwoServersOnePostgres(t *testing.T) {
 	dbURL := storagetest.PostgresSchema(t, url)
 	getenv := testEnv(map[string]string{"GAIA_BOOTSTRAP_ADMIN_PASSWORD": "correct horse battery"})
 	a, b := startServe(t, dbURL, getenv), startServe(t, dbURL, getenv)
-	for _, s := range []server{a, b} {
+	for _, s := range []instance{a, b} {
 		waitFor(t, "http://"+s.addr+"/readyz", http.StatusOK)
 	}
-	for _, s := range []server{a, b} {
+	for _, s := range []instance{a, b} {
 		if err := s.stop(); err != nil {
 			t.Fatal(err)
 		}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/hkdf"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -35,26 +33,4 @@ func loadKEK(cfg Config, stderr io.Writer) ([]byte, error) {
 		return nil, fmt.Errorf("key-encryption key: %w", err)
 	}
 	return kek, nil
-}
-
-// serverSecrets are the keys derived from the KEK, one per purpose, so the
-// operator manages one secret and no two uses share a key.
-type serverSecrets struct {
-	refreshTokens []byte // HMAC of refresh tokens
-	clientSecrets []byte // HMAC of client secrets
-}
-
-func deriveSecrets(kek []byte) (serverSecrets, error) {
-	derive := func(info string) ([]byte, error) {
-		return hkdf.Key(sha256.New, kek, nil, info, 32)
-	}
-	rt, err := derive("gaia-iam refresh tokens v1")
-	if err != nil {
-		return serverSecrets{}, fmt.Errorf("derive refresh token key: %w", err)
-	}
-	cs, err := derive("gaia-iam client secrets v1")
-	if err != nil {
-		return serverSecrets{}, fmt.Errorf("derive client secret key: %w", err)
-	}
-	return serverSecrets{refreshTokens: rt, clientSecrets: cs}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/gaia-platform/iam/rbac/seed"
+	"github.com/gaia-platform/iam/server"
 )
 
 // seedCmd reconciles the database with the seed file, or with --dry-run
@@ -33,11 +34,7 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 	if err != nil {
 		return err
 	}
-	secrets, err := deriveSecrets(kek)
-	if err != nil {
-		return err
-	}
-	d, err := newDomain(store, secrets, log)
+	d, err := server.NewDomain(store, kek, log)
 	if err != nil {
 		return err
 	}
@@ -50,7 +47,7 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 		if pending {
 			return errors.New("the database schema is not up to date: run 'gaia-iam migrate' first (a dry run writes nothing)")
 		}
-		changes, err := d.seeder.Plan(ctx, file)
+		changes, err := d.Seeder.Plan(ctx, file)
 		if err != nil {
 			return err
 		}
@@ -68,7 +65,7 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 	if _, err := migrateLogged(ctx, store, log); err != nil {
 		return err
 	}
-	res, err := d.seeder.Apply(ctx, file)
+	res, err := d.Seeder.Apply(ctx, file)
 	if err != nil {
 		return err
 	}

@@ -8,15 +8,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gaia-platform/iam/discovery"
-	"github.com/gaia-platform/iam/oauth"
-	"github.com/gaia-platform/iam/oauth/keys"
 	"github.com/gaia-platform/iam/rbac/seed"
+	"github.com/gaia-platform/iam/server"
 )
-
-// keyRetentionSkew is how long past the access-token lifetime a retired
-// signing key stays published: clock skew between us and resource servers.
-const keyRetentionSkew = 5 * time.Minute
 
 // serve migrates, reconciles the seed, and serves HTTP until ctx ends, then
 // shuts down gracefully.
@@ -44,51 +38,28 @@ func serve(ctx context.Context, args []string, s sys) error {
 	if err != nil {
 		return err
 	}
-	secrets, err := deriveSecrets(kek)
-	if err != nil {
-		return err
-	}
-	d, err := newDomain(store, secrets, log)
-	if err != nil {
-		return err
-	}
-	res, err := d.seeder.Apply(ctx, file)
-	if err != nil {
-		return err
-	}
-	for _, c := range res.Changes {
-		log.InfoContext(ctx, "seed change", "change", c.String())
-	}
-	log.InfoContext(ctx, "seed reconciled", "file", cfg.SeedFile, "changes", len(res.Changes))
-	printGenerated(s.stdout, res.Generated)
-
-	ring, err := keys.New(ctx, keys.Config{Retention: cfg.AccessTokenTTL + cfg.KeyRefresh + keyRetentionSkew, RefreshInterval: cfg.KeyRefresh}, store, kek, log)
-	if err != nil {
-		return err
-	}
-	go ring.Run(ctx)
-	o, err := oauth.New(oauth.Config{
+	gaia, err := server.New(ctx, server.Config{
 		Issuer:          cfg.Issuer,
 		AccessTokenTTL:  cfg.AccessTokenTTL,
 		RefreshTokenTTL: cfg.RefreshTokenTTL,
 		MaxSessionAge:   cfg.MaxSessionAge,
 		DefaultAudience: cfg.DefaultAudience,
-		TokenSecret:     secrets.refreshTokens,
-	}, store, d.rbac, ring, d.clientSecrets, log)
+		KeyRefresh:      cfg.KeyRefresh,
+		KEK:             kek,
+		Seed:            file,
+	}, store, log)
 	if err != nil {
 		return err
 	}
-	disco, err := discovery.NewHandler(discovery.New(cfg.Issuer, file.Scopes()), ring.JWKS)
-	if err != nil {
-		return err
-	}
+	printGenerated(s.stdout, gaia.Seeded().Generated)
+	go gaia.Run(ctx)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           routes(store, o, disco, log),
+		Handler:           gaia.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -1,0 +1,159 @@
+// Package server wires Gaia's parts into one HTTP server: the RBAC domain
+// and its seed, the signing keys, the OAuth endpoints and discovery over a
+// store. The gaia-iam command and the end-to-end tests build it the same way.
+package server
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/gaia-platform/iam/discovery"
+	"github.com/gaia-platform/iam/oauth"
+	"github.com/gaia-platform/iam/oauth/keys"
+	"github.com/gaia-platform/iam/password"
+	"github.com/gaia-platform/iam/rbac"
+	"github.com/gaia-platform/iam/rbac/seed"
+	"github.com/gaia-platform/iam/storage"
+)
+
+// KeyRetentionSkew is how long past the longest token lifetime a retired
+// signing key stays published: clock skew between us and resource servers.
+const KeyRetentionSkew = 5 * time.Minute
+
+// Config is what a server needs besides its store.
+type Config struct {
+	Issuer          string
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	MaxSessionAge   time.Duration
+	DefaultAudience string
+	KeyRefresh      time.Duration // how often signing keys are reloaded
+	// KEK is the 32-byte key-encryption key; the other server keys are
+	// derived from it.
+	KEK []byte
+	// Seed is reconciled when the server is made.
+	Seed *seed.File
+}
+
+// Server is a ready-to-serve Gaia IAM.
+type Server struct {
+	handler http.Handler
+	ring    *keys.Ring
+	rbac    *rbac.Service
+	seeded  seed.Result
+}
+
+// Domain is the RBAC service, the seeder and the client secret hasher over
+// one store: what the seed command needs without the HTTP server.
+type Domain struct {
+	RBAC          *rbac.Service
+	Seeder        *seed.Seeder
+	ClientSecrets *oauth.SecretHasher
+}
+
+// NewDomain builds the domain over store. kek keys the client secrets.
+func NewDomain(store storage.Store, kek []byte, log *slog.Logger) (*Domain, error) {
+	clientKey, err := derive(kek, "gaia-iam client secrets v1")
+	if err != nil {
+		return nil, err
+	}
+	// One argon2id hash per core at a time bounds memory at 19 MiB × cores.
+	hasher, err := password.NewHasher(password.OWASP(), runtime.NumCPU())
+	if err != nil {
+		return nil, err
+	}
+	svc, err := rbac.New(store, hasher, log)
+	if err != nil {
+		return nil, err
+	}
+	clientSecrets, err := oauth.NewSecretHasher(clientKey)
+	if err != nil {
+		return nil, err
+	}
+	seeder, err := seed.New(store, svc, clientSecrets.HashString, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Domain{RBAC: svc, Seeder: seeder, ClientSecrets: clientSecrets}, nil
+}
+
+// New reconciles the seed, loads (or makes) the signing keys and builds the
+// HTTP handler. The store must be migrated.
+func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger) (*Server, error) {
+	if cfg.Seed == nil {
+		return nil, errors.New("server: a seed is required")
+	}
+	d, err := NewDomain(store, cfg.KEK, log)
+	if err != nil {
+		return nil, err
+	}
+	res, err := d.Seeder.Apply(ctx, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range res.Changes {
+		log.InfoContext(ctx, "seed change", "change", c.String())
+	}
+	log.InfoContext(ctx, "seed reconciled", "changes", len(res.Changes))
+
+	ring, err := keys.New(ctx, keys.Config{
+		Retention:       cfg.AccessTokenTTL + cfg.KeyRefresh + KeyRetentionSkew,
+		RefreshInterval: cfg.KeyRefresh,
+	}, store, cfg.KEK, log)
+	if err != nil {
+		return nil, err
+	}
+	refreshKey, err := derive(cfg.KEK, "gaia-iam refresh tokens v1")
+	if err != nil {
+		return nil, err
+	}
+	o, err := oauth.New(oauth.Config{
+		Issuer:          cfg.Issuer,
+		AccessTokenTTL:  cfg.AccessTokenTTL,
+		RefreshTokenTTL: cfg.RefreshTokenTTL,
+		MaxSessionAge:   cfg.MaxSessionAge,
+		DefaultAudience: cfg.DefaultAudience,
+		TokenSecret:     refreshKey,
+	}, store, d.RBAC, ring, d.ClientSecrets, log)
+	if err != nil {
+		return nil, err
+	}
+	disco, err := discovery.NewHandler(discovery.New(cfg.Issuer, cfg.Seed.Scopes()), ring.JWKS)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{handler: routes(store, o, disco, log), ring: ring, rbac: d.RBAC, seeded: res}, nil
+}
+
+// Handler serves every endpoint.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run does the server's background work (reloading signing keys) until ctx ends.
+func (s *Server) Run(ctx context.Context) { s.ring.Run(ctx) }
+
+// Seeded reports what reconciling the seed did, including generated
+// passwords to show the operator once.
+func (s *Server) Seeded() seed.Result { return s.seeded }
+
+// RBAC is the domain service the server uses.
+func (s *Server) RBAC() *rbac.Service { return s.rbac }
+
+// derive returns a 32-byte key for one purpose, so the operator manages one
+// secret and no two uses share a key.
+func derive(kek []byte, purpose string) ([]byte, error) {
+	if len(kek) != 32 {
+		return nil, fmt.Errorf("key-encryption key is %d bytes, want 32", len(kek))
+	}
+	k, err := hkdf.Key(sha256.New, kek, nil, purpose, 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive %s key: %w", purpose, err)
+	}
+	return k, nil
+}
