@@ -294,3 +294,23 @@ func TestUserinfo(t *testing.T) {
 		}
 	})
 }
+
+// TestClientCacheBound: a disabled client is refused once the client cache
+// TTL has passed, whatever the cache held.
+func TestClientCacheBound(t *testing.T) {
+	const ttl = 300 * time.Millisecond
+	forEachLocal(t, func(c *server.Config) { c.ClientCacheTTL = ttl }, func(t *testing.T, l *local) {
+		cc := clientcredentials.Config{ClientID: "inventory-service", ClientSecret: serviceSecret, TokenURL: l.issuer + "/oauth2/token"}
+		if _, err := cc.Token(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.store.UpdateClient(ctx(t), "inventory-service", func(c *storage.Client) error { c.Active = false; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(ttl + 100*time.Millisecond)
+		var re *oauth2.RetrieveError
+		if _, err := cc.Token(ctx(t)); !errors.As(err, &re) || re.ErrorCode != "invalid_client" {
+			t.Errorf("token for a client disabled %v ago (cache TTL %v): %v, want invalid_client", ttl+100*time.Millisecond, ttl, err)
+		}
+	})
+}

@@ -33,6 +33,9 @@ type Config struct {
 	DefaultAudience string
 	// TokenSecret keys the HMAC of refresh tokens; 32 bytes or more.
 	TokenSecret []byte
+	// ClientCacheTTL is how long a client read from the store is trusted;
+	// 0 reads it at every request.
+	ClientCacheTTL time.Duration
 }
 
 // Server serves the OAuth endpoints.
@@ -42,6 +45,7 @@ type Server struct {
 	store    storage.Store
 	rbac     *rbac.Service
 	fstore   *fositeStore
+	clients  *clients
 	access   *accessTokens
 	refresh  fositeoauth2.RefreshTokenStrategy
 	enigma   *hmac.HMACStrategy // verifies that a refresh token is one we made
@@ -55,7 +59,7 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 	switch {
 	case cfg.Issuer == "":
 		return nil, errors.New("oauth: issuer is required")
-	case cfg.AccessTokenTTL <= 0 || cfg.RefreshTokenTTL <= 0 || cfg.MaxSessionAge <= 0:
+	case cfg.AccessTokenTTL <= 0 || cfg.RefreshTokenTTL <= 0 || cfg.MaxSessionAge <= 0 || cfg.ClientCacheTTL < 0:
 		return nil, errors.New("oauth: token lifetimes must be positive")
 	case len(cfg.TokenSecret) < 32:
 		return nil, errors.New("oauth: token secret must be at least 32 bytes")
@@ -82,7 +86,7 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 		SendDebugMessagesToClients: false,
 	}
 	now := time.Now
-	cl := &clients{store: store, defaultAudience: cfg.DefaultAudience}
+	cl := &clients{store: store, defaultAudience: cfg.DefaultAudience, ttl: cfg.ClientCacheTTL, now: now, cache: map[string]cachedClient{}}
 	fs := &fositeStore{store: store, clients: cl, rbac: svc, now: now}
 	at := &accessTokens{issuer: cfg.Issuer, keys: keys, now: now}
 	// Refresh tokens are opaque: 32 random bytes and their HMAC. Only the
@@ -101,7 +105,7 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 		},
 		&fositeoauth2.RefreshTokenGrantHandler{AccessTokenStrategy: at, RefreshTokenStrategy: rt, TokenRevocationStorage: fs, Config: fcfg},
 	}
-	s := &Server{cfg: cfg, store: store, rbac: svc, fstore: fs, access: at, refresh: rt, enigma: enigma, log: log, now: now}
+	s := &Server{clients: cl, cfg: cfg, store: store, rbac: svc, fstore: fs, access: at, refresh: rt, enigma: enigma, log: log, now: now}
 	// Composed by hand rather than with compose.Compose, whose factories
 	// type-assert the store at run time and panic on a missing method.
 	s.provider = &fosite.Fosite{Store: fs, Config: fcfg}

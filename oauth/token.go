@@ -149,8 +149,8 @@ func (s *Server) authorize(ctx context.Context, grant string, ar fosite.AccessRe
 	if !ok {
 		return fmt.Errorf("session is %T, want *oauth.Session", ar.GetSession())
 	}
-	client := ar.GetClient()
-	if !client.GetGrantTypes().Has(grant) {
+	fc := ar.GetClient()
+	if !fc.GetGrantTypes().Has(grant) {
 		return fosite.ErrUnauthorizedClient
 	}
 	// fosite rounds some expiries and not others; one instant makes
@@ -160,12 +160,13 @@ func (s *Server) authorize(ctx context.Context, grant string, ar fosite.AccessRe
 	switch grant {
 	case "client_credentials":
 		grantRequested(ar)
-		g, err := s.rbac.ResolveClient(ctx, client.GetID())
-		if err != nil {
-			return fmt.Errorf("resolve client: %w", err)
+		c, ok := fc.(*client)
+		if !ok {
+			return fmt.Errorf("client is %T, want *oauth.client", fc)
 		}
-		sess.Subject, sess.Type = client.GetID(), claims.Service
-		sess.Roles, sess.Permissions = g.Roles, g.Permissions
+		// Resolved when the (active) client was loaded for authentication.
+		sess.Subject, sess.Type = c.GetID(), claims.Service
+		sess.Roles, sess.Permissions = c.grants.Roles, c.grants.Permissions
 		return nil
 
 	case "password":

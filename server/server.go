@@ -35,6 +35,7 @@ type Config struct {
 	MaxSessionAge   time.Duration
 	DefaultAudience string
 	KeyRefresh      time.Duration // how often signing keys are reloaded
+	ClientCacheTTL  time.Duration // how long a client read from the store is trusted
 	// KEK is the 32-byte key-encryption key; the other server keys are
 	// derived from it.
 	KEK []byte
@@ -121,6 +122,7 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 		MaxSessionAge:   cfg.MaxSessionAge,
 		DefaultAudience: cfg.DefaultAudience,
 		TokenSecret:     refreshKey,
+		ClientCacheTTL:  cfg.ClientCacheTTL,
 	}, store, d.RBAC, ring, d.ClientSecrets, log)
 	if err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ type Config struct {
 	MaxSessionAge   time.Duration
 	DefaultAudience string
 	KeyRefresh      time.Duration
+	ClientCacheTTL  time.Duration
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
 	LogFormat       string // text or json
@@ -48,6 +49,7 @@ var settings = []setting{
 	{"key-encryption-key", "GAIA_KEY_ENCRYPTION_KEY", "", "base64 of 32 random bytes that encrypt the signing keys at rest"},
 	{"key-encryption-key-file", "GAIA_KEY_ENCRYPTION_KEY_FILE", "", "file holding the key-encryption key (mode 0600); default: a development key in gaia-data/kek"},
 	{"key-refresh-interval", "GAIA_KEY_REFRESH_INTERVAL", "15s", "how often a server reloads the signing keys, so a rotation elsewhere reaches it"},
+	{"client-cache-ttl", "GAIA_CLIENT_CACHE_TTL", "2s", "how long a server trusts a client it read (disable, secret rotation and role changes reach it within this); 0 to read every time"},
 	{"shutdown-timeout", "GAIA_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests get on SIGINT/SIGTERM"},
 	{"log-level", "GAIA_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "GAIA_LOG_FORMAT", "text", "text or json"},
@@ -103,6 +105,11 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 	duration("shutdown-timeout", &cfg.ShutdownTimeout)
 	duration("max-session-age", &cfg.MaxSessionAge)
 	duration("key-refresh-interval", &cfg.KeyRefresh)
+	if d, err := time.ParseDuration(*values["client-cache-ttl"]); err != nil || d < 0 {
+		errs = append(errs, fmt.Errorf("--client-cache-ttl: %q is not a duration ≥ 0", *values["client-cache-ttl"]))
+	} else {
+		cfg.ClientCacheTTL = d
+	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(*values["log-level"])); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level: %w", err))
 	}
