@@ -42,7 +42,7 @@ lint:
 
 ## bench: the benchmarks, with their figures
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+	$(GO) test -run '^$$' -bench . -benchtime 3s -count 1 -timeout 30m ./...
 
 tidy:
 	$(GO) mod tidy

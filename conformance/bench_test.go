@@ -1,0 +1,356 @@
+package conformance
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/gaia-platform/iam/password"
+	"github.com/gaia-platform/iam/storage/storagetest"
+)
+
+// The benchmarks of this file only run with -bench:
+//
+//	go test -run '^$' -bench . -benchtime 3s ./conformance
+//
+// BenchmarkTokens measures tokens/s from a running gaia-iam over loopback,
+// each next to the raw rate that bounds it, measured in the same run:
+// RSA-2048 signs/s for RS256 issuance, argon2id hashes/s for password logins.
+
+// benchParallelism is RunParallel's goroutines per core in BenchmarkTokens:
+// enough requests in flight to keep the server's cores busy while one waits
+// on the network or the database, without the client crowding them.
+const benchParallelism = 4
+
+// BenchmarkRawRSASign reports RS256 signs/s with a 2048-bit key on every
+// core: the bound of token issuance on this machine.
+func BenchmarkRawRSASign(b *testing.B) {
+	sign := rsaSigner(b)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			sign()
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "signs/s")
+}
+
+// BenchmarkRawArgon2id reports argon2id hashes/s at the production
+// parameters on every core: the bound of password logins on this machine.
+func BenchmarkRawArgon2id(b *testing.B) {
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			argon2Hash()
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "hashes/s")
+}
+
+// BenchmarkTokens reports tokens/s for each grant on each backend, the raw
+// rate that bounds it and the percentage of that rate reached. Requests ask
+// for no openid scope, so every answer carries one signature (the access
+// token); with openid an ID token doubles it.
+func BenchmarkTokens(b *testing.B) {
+	signs := bound{rsaSigner(b), "signs/s", "pct_of_sign"}
+	hashes := bound{argon2Hash, "hashes/s", "pct_of_argon2"}
+	dbs := map[string]func(b *testing.B) string{
+		"sqlite": func(b *testing.B) string { return "sqlite:" + filepath.Join(b.TempDir(), "gaia.db") },
+	}
+	if u, ok := storagetest.PostgresURL(b); ok {
+		dbs["postgres"] = func(b *testing.B) string { return storagetest.PostgresSchema(b, u) }
+	}
+	for _, name := range []string{"sqlite", "postgres"} {
+		db, ok := dbs[name]
+		if !ok {
+			continue
+		}
+		b.Run(name, func(b *testing.B) {
+			srv := serveBench(b, db(b))
+			c := newTokenClient(b, srv.issuer)
+			b.Run("client_credentials", func(b *testing.B) {
+				form := url.Values{"grant_type": {"client_credentials"}}.Encode()
+				srv.measure(b, signs, func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := c.post(b, "inventory-service", serviceSecret, form); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+			b.Run("password", func(b *testing.B) {
+				srv.measure(b, hashes, func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := c.login(b); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+			b.Run("refresh", func(b *testing.B) {
+				// A login per goroutine, each refreshing its own chain.
+				chains := make(chan string, benchParallelism*runtime.GOMAXPROCS(0))
+				for range cap(chains) {
+					rt, err := c.login(b)
+					if err != nil {
+						b.Fatal(err)
+					}
+					chains <- rt
+				}
+				srv.measure(b, signs, func(pb *testing.PB) {
+					rt := <-chains
+					for pb.Next() {
+						form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode()
+						body, err := c.post(b, "gaia-web", webSecret, form)
+						if err == nil {
+							rt, err = refreshToken(body)
+						}
+						if err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		})
+	}
+}
+
+// bound is the raw operation that limits a grant's throughput.
+type bound struct {
+	op      func()
+	unit    string // of its rate
+	pctUnit string // of tokens/s as a percentage of its rate
+}
+
+// measure runs body on benchParallelism goroutines per core, one token
+// request per iteration, and reports tokens/s; the raw rate of bound.op
+// measured right after, for as long, on GOMAXPROCS goroutines (shared cores
+// drift by tens of percent within a run, so a rate taken once at the start
+// skews ratios); tokens/s as a percentage of it; and, where /proc tells, the
+// cores the server kept busy: the client and the database take the rest.
+func (s *benchServer) measure(b *testing.B, bd bound, body func(*testing.PB)) {
+	b.SetParallelism(benchParallelism)
+	cpu0, ok0 := cpuTime(s.pid)
+	b.ResetTimer()
+	b.RunParallel(body)
+	b.StopTimer()
+	cpu1, ok1 := cpuTime(s.pid)
+	if b.Failed() {
+		return
+	}
+	elapsed := b.Elapsed().Seconds()
+	tokens, raw := float64(b.N)/elapsed, rawRate(bd.op, b.Elapsed())
+	b.ReportMetric(tokens, "tokens/s")
+	b.ReportMetric(raw, bd.unit)
+	b.ReportMetric(100*tokens/raw, bd.pctUnit)
+	if ok0 && ok1 {
+		b.ReportMetric((cpu1-cpu0).Seconds()/elapsed, "server_cores")
+	}
+}
+
+// rsaSigner returns an RS256 signature of a digest with a fresh 2048-bit
+// key: the work of issuing one JWT.
+func rsaSigner(b *testing.B) func() {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		b.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("header.claims of an access token"))
+	return func() {
+		if _, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:]); err != nil {
+			b.Error(err)
+		}
+	}
+}
+
+// argon2Hash derives one key with the production argon2id parameters: the
+// work of checking one password.
+func argon2Hash() {
+	p := password.OWASP()
+	salt := make([]byte, p.SaltLength)
+	argon2.IDKey([]byte(adminPassword), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
+}
+
+// rawRate runs op on GOMAXPROCS goroutines for d and returns how many
+// completed per second.
+func rawRate(op func(), d time.Duration) float64 {
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				op()
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
+
+// cpuTime returns the user and system CPU time process pid has used, and
+// false where /proc/PID/stat (proc(5)) cannot tell.
+func cpuTime(pid int) (time.Duration, bool) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// Fields 14 and 15, utime and stime in clock ticks, follow the
+	// parenthesized command name, which may hold spaces.
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	const userHZ = 100 // sysconf(_SC_CLK_TCK) on every Linux port Go supports
+	return time.Duration(utime+stime) * time.Second / userHZ, true
+}
+
+// tokenClient posts token requests over keep-alive connections.
+type tokenClient struct {
+	http     *http.Client
+	tokenURL string
+}
+
+func newTokenClient(b *testing.B, issuer string) *tokenClient {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = benchParallelism * runtime.GOMAXPROCS(0)
+	b.Cleanup(tr.CloseIdleConnections)
+	return &tokenClient{http: &http.Client{Transport: tr}, tokenURL: issuer + "/oauth2/token"}
+}
+
+// post sends form with the client's Basic credentials and returns the body
+// of a 200 answer that carries an access token.
+func (c *tokenClient) post(b *testing.B, clientID, secret, form string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(b.Context(), http.MethodPost, c.tokenURL, strings.NewReader(form))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(clientID, secret)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"access_token"`)) {
+		return nil, fmt.Errorf("POST %s as %s: %s %s", c.tokenURL, clientID, resp.Status, body)
+	}
+	return body, nil
+}
+
+// login signs the admin in through gaia-web and returns the refresh token.
+func (c *tokenClient) login(b *testing.B) (string, error) {
+	form := url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {adminPassword}}.Encode()
+	body, err := c.post(b, "gaia-web", webSecret, form)
+	if err != nil {
+		return "", err
+	}
+	return refreshToken(body)
+}
+
+func refreshToken(body []byte) (string, error) {
+	var tok struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal(body, &tok); err != nil || tok.RefreshToken == "" {
+		return "", fmt.Errorf("no refresh token in %s", body)
+	}
+	return tok.RefreshToken, nil
+}
+
+// benchServer is a gaia-iam running for a benchmark.
+type benchServer struct {
+	issuer string
+	pid    int
+}
+
+// serveBench runs gaia-iam serve on dbURL, as start does for a test. It logs
+// at warn, and reloads keys at the default interval rather than the tests'
+// fast one.
+func serveBench(b *testing.B, dbURL string) *benchServer {
+	b.Helper()
+	kek := make([]byte, 32)
+	_, _ = rand.Read(kek)
+	seedFile, err := filepath.Abs("../seed.example.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	logs := &syncBuffer{}
+	cmd := exec.Command(binary, "serve", "--listen", addr)
+	cmd.Dir = b.TempDir()
+	cmd.Env = []string{
+		"GAIA_DATABASE_URL=" + dbURL,
+		"GAIA_SEED_FILE=" + seedFile,
+		"GAIA_WEB_CLIENT_SECRET=" + webSecret,
+		"INVENTORY_SERVICE_SECRET=" + serviceSecret,
+		"GAIA_BOOTSTRAP_ADMIN_PASSWORD=" + adminPassword,
+		"GAIA_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(kek),
+		"GAIA_LOG_LEVEL=warn",
+	}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if b.Failed() {
+			b.Logf("gaia-iam output:\n%s", logs.String())
+		}
+	})
+	issuer := "http://" + addr
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get(issuer + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return &benchServer{issuer: issuer, pid: cmd.Process.Pid}
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("gaia-iam not ready after 60s:\n%s", logs.String())
+		}
+	}
+}
