@@ -3,9 +3,10 @@
 // the errors callers test with errors.Is.
 //
 // Every method takes the request's context. When that context carries a
-// transaction opened by Store.InTx, the method runs inside it; otherwise it
-// runs on its own. Backends live in the sqlite and postgres subpackages; the
-// storagetest package is the definition of what a backend must do.
+// transaction opened by Store.InTx or Store.Begin, the method runs inside it;
+// otherwise it runs on its own. Backends live in the sqlite and postgres
+// subpackages; the storagetest package is the definition of what a backend
+// must do.
 package storage
 
 import (
@@ -179,9 +180,26 @@ type Transactor interface {
 	// rolls everything back. A context that already carries a transaction is
 	// joined, not nested: the outermost InTx commits.
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	// Begin starts a transaction carried by the returned context, or joins the one
+	// ctx already carries. Commit and Rollback end what Begin started: for a joined
+	// transaction they do nothing (the outermost owner commits or rolls back).
+	// Every Begin must be followed by exactly one Commit or Rollback with the context
+	// Begin returned. After Commit or Rollback the context no longer carries a usable
+	// transaction.
+	//
+	// This is the shape of fosite's storage.Transactional. A Store method
+	// called with a context whose transaction has ended returns an error
+	// rather than run outside any transaction. A second Commit or Rollback
+	// returns an error, except that Rollback after a failed Commit returns
+	// nil: the transaction is already over. A joined Commit fails once the
+	// owner's transaction has ended. On error Begin returns ctx unchanged.
+	Begin(ctx context.Context) (context.Context, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
 	// Lock takes an exclusive lock named name until the transaction in ctx
 	// ends, so that processes sharing one database serialize a critical
-	// section (the seeder, key rotation). It must be called inside InTx.
+	// section (the seeder, key rotation). It must be called inside InTx or
+	// between Begin and its Commit or Rollback.
 	Lock(ctx context.Context, name string) error
 }
 

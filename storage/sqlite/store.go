@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -41,7 +42,9 @@ const (
 	busyTimeout = 5 * time.Second
 	// writerWait bounds the wait for this process's write turn. It is only
 	// reached when the turn is never released, typically because a method
-	// was called, inside InTx, with a context other than the one fn got.
+	// was called, inside a transaction, with a context other than the one
+	// fn got or Begin returned, or a Begin was never followed by Commit or
+	// Rollback.
 	writerWait = 30 * time.Second
 )
 
@@ -127,34 +130,115 @@ func (s *Store) Close() error {
 }
 
 // txKey is the context key of a transaction of the Store it names, so that
-// a transaction of one store is never used by another.
+// a transaction of one store is never used by another. Its value is a
+// *txState.
 type txKey struct{ s *Store }
 
-// tx returns the transaction of s that ctx carries, or nil.
-func (s *Store) tx(ctx context.Context) *sql.Tx {
-	tx, _ := ctx.Value(txKey{s}).(*sql.Tx)
-	return tx
+// errTxEnded is returned when a context's transaction has been committed or
+// rolled back: its statements must not run outside any transaction.
+var errTxEnded = errors.New("transaction already ended")
+
+// How a txState ended.
+const (
+	txOpen int32 = iota
+	txCommitted
+	txRolledBack
+	txCommitFailed
+)
+
+// txState is what a context carries between Begin and Commit or Rollback.
+type txState struct {
+	tx *sql.Tx // never nil
+	// owner reports whether this Begin started tx (and holds the write
+	// turn); a joined Begin's state shares tx but ends nothing.
+	owner bool
+	root  *txState     // the owner's state; itself for the owner; never nil
+	end   atomic.Int32 // txOpen until Commit or Rollback claims it
 }
 
-// querier is what *sql.DB and *sql.Tx have in common.
+// usable reports whether statements may run in st's transaction: neither
+// st nor the owner's state has ended.
+func (st *txState) usable() bool {
+	return st.end.Load() == txOpen && st.root.end.Load() == txOpen
+}
+
+// state returns the transaction state of s that ctx carries, or nil.
+func (s *Store) state(ctx context.Context) *txState {
+	st, _ := ctx.Value(txKey{s}).(*txState)
+	return st
+}
+
+// tx returns the transaction of s that ctx carries, or nil when it carries
+// none. It returns errTxEnded when that transaction has ended.
+func (s *Store) tx(ctx context.Context) (*sql.Tx, error) {
+	st := s.state(ctx)
+	switch {
+	case st == nil:
+		return nil, nil
+	case !st.usable():
+		return nil, errTxEnded
+	}
+	return st.tx, nil
+}
+
+// querier is what *sql.DB and *sql.Tx have in common, with QueryRowContext
+// returning a scanner so that an ended transaction can answer with an error.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryRowContext(ctx context.Context, query string, args ...any) scanner
 }
 
-// q returns what to read with: the transaction in ctx, or the database.
+type dbQuerier struct{ *sql.DB }
+
+func (q dbQuerier) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
+	return q.DB.QueryRowContext(ctx, query, args...)
+}
+
+type txQuerier struct{ *sql.Tx }
+
+func (q txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
+	return q.Tx.QueryRowContext(ctx, query, args...)
+}
+
+// errQuerier fails every statement with err.
+type errQuerier struct{ err error }
+
+func (q errQuerier) ExecContext(context.Context, string, ...any) (sql.Result, error) {
+	return nil, q.err
+}
+
+func (q errQuerier) QueryContext(context.Context, string, ...any) (*sql.Rows, error) {
+	return nil, q.err
+}
+
+func (q errQuerier) QueryRowContext(context.Context, string, ...any) scanner { return errRow(q) }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// q returns what to read with: the transaction in ctx, or the database. When
+// the transaction in ctx has ended, every statement fails.
 func (s *Store) q(ctx context.Context) querier {
-	if tx := s.tx(ctx); tx != nil {
-		return tx
+	tx, err := s.tx(ctx)
+	switch {
+	case err != nil:
+		return errQuerier{err}
+	case tx != nil:
+		return txQuerier{tx}
 	}
-	return s.db
+	return dbQuerier{s.db}
 }
 
 // exec runs a write statement in the transaction in ctx or, when there is
 // none, on its own in this process's write turn.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if tx := s.tx(ctx); tx != nil {
+	tx, err := s.tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if tx != nil {
 		return tx.ExecContext(ctx, query, args...)
 	}
 	if err := s.acquire(ctx); err != nil {
@@ -186,40 +270,102 @@ func (s *Store) acquire(ctx context.Context) error {
 
 func (s *Store) release() { <-s.writer }
 
-// InTx runs fn in a transaction, or in the one ctx already carries.
-func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	if s.tx(ctx) != nil {
-		return fn(ctx)
+// Begin starts a transaction, IMMEDIATE, in this process's write turn, which
+// it holds until Commit or Rollback; or it joins the transaction ctx carries.
+func (s *Store) Begin(ctx context.Context) (context.Context, error) {
+	if parent := s.state(ctx); parent != nil {
+		if !parent.usable() {
+			return ctx, fmt.Errorf("begin transaction: %w", errTxEnded)
+		}
+		return context.WithValue(ctx, txKey{s}, &txState{tx: parent.tx, root: parent.root}), nil
 	}
 	if err := s.acquire(ctx); err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return ctx, fmt.Errorf("begin transaction: %w", err)
 	}
-	defer s.release()
 	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE, from _txlock
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		s.release()
+		return ctx, fmt.Errorf("begin transaction: %w", err)
 	}
-	done := false
-	defer func() {
-		if !done { // fn panicked or called runtime.Goexit; the panic goes on
-			s.rollback(ctx, tx)
+	st := &txState{tx: tx, owner: true}
+	st.root = st
+	return context.WithValue(ctx, txKey{s}, st), nil
+}
+
+// Commit commits the transaction Begin started in ctx and ends the write
+// turn; for a joined transaction it does nothing.
+func (s *Store) Commit(ctx context.Context) error {
+	st := s.state(ctx)
+	if st == nil {
+		return errors.New("commit: no transaction in context")
+	}
+	if !st.end.CompareAndSwap(txOpen, txCommitted) {
+		return fmt.Errorf("commit: %w", errTxEnded)
+	}
+	if !st.owner {
+		if st.root.end.Load() != txOpen {
+			return fmt.Errorf("commit: %w", errTxEnded)
 		}
-	}()
-	err = fn(context.WithValue(ctx, txKey{s}, tx))
-	done = true
-	if err != nil {
-		s.rollback(ctx, tx)
-		return err
+		return nil
 	}
-	if err := tx.Commit(); err != nil {
+	defer s.release()
+	if err := st.tx.Commit(); err != nil {
+		st.end.Store(txCommitFailed)
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }
 
-func (s *Store) rollback(ctx context.Context, tx *sql.Tx) {
+// Rollback rolls back the transaction Begin started in ctx and ends the
+// write turn; for a joined transaction it does nothing. After a failed
+// Commit it returns nil.
+func (s *Store) Rollback(ctx context.Context) error {
+	st := s.state(ctx)
+	if st == nil {
+		return errors.New("rollback: no transaction in context")
+	}
+	if !st.end.CompareAndSwap(txOpen, txRolledBack) {
+		if st.end.Load() == txCommitFailed {
+			return nil
+		}
+		return fmt.Errorf("rollback: %w", errTxEnded)
+	}
+	if !st.owner {
+		return nil
+	}
+	defer s.release()
 	// ErrTxDone: database/sql already rolled back when ctx ended.
-	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+	if err := st.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("rollback: %w", err)
+	}
+	return nil
+}
+
+// InTx runs fn in a transaction, or in the one ctx already carries.
+func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	txCtx, err := s.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done { // fn panicked or called runtime.Goexit; the panic goes on
+			s.rollback(txCtx)
+		}
+	}()
+	err = fn(txCtx)
+	done = true
+	if err != nil {
+		s.rollback(txCtx)
+		return err
+	}
+	return s.Commit(txCtx)
+}
+
+// rollback rolls back for InTx, which returns fn's error: a failure to roll
+// back is only logged.
+func (s *Store) rollback(ctx context.Context) {
+	if err := s.Rollback(ctx); err != nil {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "sqlite rollback failed", slog.Any("error", err))
 	}
 }
@@ -229,7 +375,11 @@ func (s *Store) rollback(ctx context.Context, tx *sql.Tx) {
 // write lock until it ends, which already excludes every other transaction,
 // in this process or another, whatever name it locks.
 func (s *Store) Lock(ctx context.Context, name string) error {
-	if s.tx(ctx) == nil {
+	tx, err := s.tx(ctx)
+	if err != nil {
+		return fmt.Errorf("lock %q: %w", name, err)
+	}
+	if tx == nil {
 		return fmt.Errorf("lock %q: no transaction in context", name)
 	}
 	return nil
