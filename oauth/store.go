@@ -9,6 +9,7 @@ import (
 
 	"github.com/ory/fosite"
 	fositeoauth2 "github.com/ory/fosite/handler/oauth2"
+	fositestorage "github.com/ory/fosite/storage"
 
 	"github.com/gaia-platform/iam/rbac"
 	"github.com/gaia-platform/iam/storage"
@@ -34,7 +35,22 @@ var (
 	_ fositeoauth2.TokenRevocationStorage                       = (*fositeStore)(nil)
 	_ fositeoauth2.ResourceOwnerPasswordCredentialsGrantStorage = (*fositeStore)(nil)
 	_ fosite.ClientManager                                      = (*fositeStore)(nil)
+	_ fositestorage.Transactional                               = (*fositeStore)(nil)
 )
+
+// BeginTX implements fosite's storage.Transactional. fosite's refresh
+// handler signs the new tokens first and only then begins, rotates, stores
+// and commits, so the transaction (on SQLite, the write lock) does not
+// cover the signature, and refreshes sign in parallel.
+func (s *fositeStore) BeginTX(ctx context.Context) (context.Context, error) {
+	return s.store.Begin(ctx)
+}
+
+// Commit implements fosite's storage.Transactional.
+func (s *fositeStore) Commit(ctx context.Context) error { return s.store.Commit(ctx) }
+
+// Rollback implements fosite's storage.Transactional.
+func (s *fositeStore) Rollback(ctx context.Context) error { return s.store.Rollback(ctx) }
 
 // GetClient implements fosite.ClientManager.
 func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {

@@ -45,17 +45,11 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	var resp fosite.AccessResponder
-	issue := func(ctx context.Context) (err error) {
-		resp, err = s.provider.NewAccessResponse(ctx, ar)
-		return err
-	}
-	if grant == "client_credentials" {
-		err = issue(ctx) // writes nothing: no transaction, no write lock
-	} else {
-		// The refresh token rows of one issuance commit together.
-		err = s.store.InTx(ctx, issue)
-	}
+	// Client credentials write nothing. A password login writes its refresh
+	// token (and new family) in one storage call; a refresh rotates and
+	// stores in the transaction fosite opens through fositeStore.BeginTX,
+	// after signing.
+	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
 		s.writeError(ctx, w, r, lostRace(err))
 		return
