@@ -29,7 +29,11 @@ func forEachLocal(t *testing.T, tune func(*server.Config), test func(t *testing.
 	}
 }
 
-func startLocal(t *testing.T, store storage.Store, tune func(*server.Config)) *local {
+func startLocal(t testing.TB, store storage.Store, tune func(*server.Config)) *local {
+	return startLocalTB(t, store, tune)
+}
+
+func startLocalTB(t testing.TB, store storage.Store, tune ...func(*server.Config)) *local {
 	t.Helper()
 	env := map[string]string{
 		"GAIA_WEB_CLIENT_SECRET":        webSecret,
@@ -50,11 +54,14 @@ func startLocal(t *testing.T, store storage.Store, tune func(*server.Config)) *l
 		MaxSessionAge:   720 * time.Hour,
 		DefaultAudience: "gaia",
 		KeyRefresh:      200 * time.Millisecond,
+		ClientCacheTTL:  2 * time.Second, // the production default
 		KEK:             kek,
 		Seed:            file,
 	}
-	if tune != nil {
-		tune(&cfg)
+	for _, f := range tune {
+		if f != nil {
+			f(&cfg)
+		}
 	}
 	srv, err := server.New(t.Context(), cfg, store, storagetest.Logger(t))
 	if err != nil {
