@@ -175,6 +175,9 @@ func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (fosite.C
 		return nil, "", err
 	}
 	c, err := s.provider.AuthenticateClient(r.Context(), r, r.PostForm)
+	if err == nil {
+		err = checkPublic(c, r)
+	}
 	if err != nil {
 		return nil, "", err
 	}

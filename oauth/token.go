@@ -35,6 +35,9 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, &Session{})
+	if err == nil {
+		err = checkPublic(ar.GetClient(), r)
+	}
 	if err != nil {
 		s.writeError(ctx, w, r, err)
 		return
@@ -212,4 +215,16 @@ func grantRequested(ar fosite.AccessRequester) {
 	for _, a := range aud {
 		ar.GrantAudience(a)
 	}
+}
+
+// checkPublic refuses a public client that presents a secret: it has none,
+// so whoever sends one is confused or probing (fosite ignores it).
+func checkPublic(c fosite.Client, r *http.Request) error {
+	if !c.IsPublic() {
+		return nil
+	}
+	if _, secret, ok := r.BasicAuth(); (ok && secret != "") || r.PostForm.Get("client_secret") != "" {
+		return fosite.ErrInvalidClient
+	}
+	return nil
 }
