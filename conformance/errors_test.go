@@ -115,8 +115,8 @@ func TestTokenErrors(t *testing.T) {
 				if r.body["error"] != tc.code {
 					t.Errorf("error = %v, want %s; body %s", r.body["error"], tc.code, r.raw)
 				}
-				if d, _ := r.body["error_description"].(string); !rfc6749Chars.MatchString(d) {
-					t.Errorf("error_description %q breaks the RFC 6749 §5.2 character set", d)
+				if d, _ := r.body["error_description"].(string); d == "" || !rfc6749Chars.MatchString(d) {
+					t.Errorf("error_description %q is empty or breaks the RFC 6749 §5.2 character set", d)
 				}
 				if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Pragma") != "no-cache" || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
 					t.Errorf("headers = %v, want no-store, no-cache, JSON", r.header)

@@ -19,8 +19,9 @@ type oauthError struct {
 
 func (e *oauthError) Error() string { return e.Code + ": " + e.Detail }
 
-func errRequest(detail string) *oauthError {
-	return &oauthError{"invalid_request", detail, http.StatusBadRequest}
+// errRequest is invalid_request: a malformed request.
+func errRequest() *oauthError {
+	return &oauthError{"invalid_request", descriptions["invalid_request"], http.StatusBadRequest}
 }
 
 // descriptions are the only error texts clients see. They are fixed per

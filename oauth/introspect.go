@@ -183,7 +183,7 @@ func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (fosite.C
 	}
 	token := strings.TrimSpace(r.PostForm.Get("token"))
 	if token == "" {
-		return nil, "", errRequest("")
+		return nil, "", errRequest()
 	}
 	return c, token, nil
 }

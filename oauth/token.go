@@ -81,11 +81,11 @@ func lostRace(err error) error {
 // parseForm reads a bounded url-encoded body (RFC 6749 §3.2, App. B).
 func parseForm(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodPost {
-		return errRequest("")
+		return errRequest()
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return errRequest("")
+		return errRequest()
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
@@ -93,17 +93,17 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 		if errors.As(err, &tooLarge) {
 			return &oauthError{"invalid_request", descriptions["invalid_request"], http.StatusRequestEntityTooLarge}
 		}
-		return errRequest("")
+		return errRequest()
 	}
 	// Credentials never travel in the URI (RFC 6749 §2.3.1, §3.2), and the
 	// endpoints take no query parameters.
 	if r.URL.RawQuery != "" {
-		return errRequest("")
+		return errRequest()
 	}
 	// RFC 6749 §3.2: parameters MUST NOT be included more than once.
 	for _, v := range r.PostForm {
 		if len(v) > 1 {
-			return errRequest("")
+			return errRequest()
 		}
 	}
 	// A request that does not even name a client failed client
@@ -115,10 +115,10 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 	// never a client_id in the body naming another client than the header.
 	if id, _, ok := r.BasicAuth(); ok || r.Header.Get("Authorization") != "" {
 		if r.PostForm.Get("client_secret") != "" {
-			return errRequest("")
+			return errRequest()
 		}
 		if body := r.PostForm.Get("client_id"); ok && body != "" && body != id {
-			return errRequest("")
+			return errRequest()
 		}
 	}
 	return nil
@@ -129,7 +129,7 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 func checkTokenRequest(r *http.Request) error {
 	g := r.PostForm.Get("grant_type")
 	if g == "" {
-		return errRequest("")
+		return errRequest()
 	}
 	if !slices.Contains(grantTypes, g) {
 		return &oauthError{"unsupported_grant_type", descriptions["unsupported_grant_type"], http.StatusBadRequest}
