@@ -49,7 +49,13 @@ type Server struct {
 	ring    *keys.Ring
 	rbac    *rbac.Service
 	seeded  seed.Result
+	store   storage.Store
+	log     *slog.Logger
 }
+
+// PurgeInterval is how often expired token state (refresh tokens, revoked
+// access-token IDs, empty families) is deleted.
+const PurgeInterval = 10 * time.Minute
 
 // Domain is the RBAC service, the seeder and the client secret hasher over
 // one store: what the seed command needs without the HTTP server.
@@ -131,14 +137,40 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	return &Server{handler: routes(store, o, disco, log), ring: ring, rbac: d.RBAC, seeded: res}, nil
+	return &Server{handler: routes(store, o, disco, log), ring: ring, rbac: d.RBAC, seeded: res, store: store, log: log}, nil
 }
 
 // Handler serves every endpoint.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Run does the server's background work (reloading signing keys) until ctx ends.
-func (s *Server) Run(ctx context.Context) { s.ring.Run(ctx) }
+// Run does the server's background work until ctx ends: reloading the
+// signing keys, and purging expired token state every PurgeInterval.
+func (s *Server) Run(ctx context.Context) {
+	go s.ring.Run(ctx)
+	t := time.NewTicker(PurgeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.purge(ctx)
+		}
+	}
+}
+
+// purge deletes token state that expired over a minute ago; replicas may
+// purge at once (PostgreSQL skips rows another one holds).
+func (s *Server) purge(ctx context.Context) {
+	n, err := s.store.PurgeTokens(ctx, time.Now().Add(-time.Minute))
+	if err != nil {
+		s.log.WarnContext(ctx, "purging expired tokens failed", "error", err)
+		return
+	}
+	if n > 0 {
+		s.log.InfoContext(ctx, "expired tokens purged", "rows", n)
+	}
+}
 
 // Seeded reports what reconciling the seed did, including generated
 // passwords to show the operator once.
