@@ -1,8 +1,24 @@
 // Package claims is the token contract of Gaia IAM: the claims of an access
-// token, shared by the issuer and by every service that verifies one.
+// token, shared by the issuer and by every service that verifies one, and
+// the library services use to verify tokens locally and enforce
+// permissions, without calling the IAM per request:
+//
+//	v, err := claims.NewVerifier(ctx, claims.VerifierConfig{Issuer: "https://iam.example.com", Audience: "gaia"})
+//	…
+//	r.Use(claims.Middleware(v))
+//	r.With(claims.RequirePermission("inventory.write")).Post("/items", create)
+//
+// A Verifier finds the IAM's JWKS by discovery, caches its keys, fetches
+// them again when a token names an unknown kid (at most once per
+// MinRefetchInterval), and keeps verifying with the cached keys while the
+// IAM is down. Middleware answers failures per RFC 6750.
+//
+// A service calling another service with its own token needs nothing from
+// this package: golang.org/x/oauth2/clientcredentials gives a cached token
+// source (see the example).
 //
 // It must stay importable by services without pulling in the server: its
-// dependencies are the standard library and JOSE libraries only.
+// dependencies are the standard library and go-jose only (a test checks).
 package claims
 
 import "slices"
