@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/gaia-platform/iam/rbac/seed"
+	"github.com/gaia-platform/iam/server"
+	"github.com/gaia-platform/iam/storage/storagetest"
+)
+
+const (
+	webSecret     = "web-secret-web-secret-web-secret-0123"
+	serviceSecret = "svc-secret-svc-secret-svc-secret-0123"
+	adminPassword = "correct horse battery staple"
+	userPassword  = "inventory horse battery staple"
+)
+
+// extraUsers are added to the example seed: a viewer and a manager.
+const extraUsers = `
+  - username: viewer
+    email: viewer@example.com
+    password_env: USER_PASSWORD
+    departments: [INVENTORY]
+    roles: [InventoryViewer]
+  - username: manager
+    email: manager@example.com
+    password_env: USER_PASSWORD
+    departments: [INVENTORY]
+    roles: [InventoryManager]
+`
+
+// startIAM serves a real Gaia IAM in-process on SQLite (the pattern of
+// conformance/inprocess_test.go) and returns its issuer URL.
+func startIAM(t *testing.T) string {
+	t.Helper()
+	env := map[string]string{
+		"GAIA_WEB_CLIENT_SECRET":        webSecret,
+		"INVENTORY_SERVICE_SECRET":      serviceSecret,
+		"GAIA_BOOTSTRAP_ADMIN_PASSWORD": adminPassword,
+		"USER_PASSWORD":                 userPassword,
+	}
+	example, err := os.ReadFile("../../seed.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := seed.Parse(strings.NewReader(string(example)+extraUsers), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(nil)
+	kek := make([]byte, 32)
+	_, _ = rand.Read(kek)
+	cfg := server.Config{
+		Issuer:          "http://" + hs.Listener.Addr().String(),
+		AccessTokenTTL:  15 * time.Minute,
+		RefreshTokenTTL: 720 * time.Hour,
+		MaxSessionAge:   720 * time.Hour,
+		DefaultAudience: "gaia",
+		KeyRefresh:      200 * time.Millisecond,
+		ClientCacheTTL:  2 * time.Second,
+		KEK:             kek,
+		Seed:            file,
+	}
+	srv, err := server.New(t.Context(), cfg, storagetest.SQLite(t), storagetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.Config.Handler = srv.Handler()
+	hs.Start()
+	ctx, cancel := context.WithCancel(context.Background())
+	go srv.Run(ctx)
+	t.Cleanup(func() { cancel(); hs.Close() })
+	return cfg.Issuer
+}
+
+func userToken(t *testing.T, issuer, username, password string) string {
+	t.Helper()
+	conf := oauth2.Config{ClientID: "gaia-web", ClientSecret: webSecret,
+		Endpoint: oauth2.Endpoint{TokenURL: issuer + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader}}
+	tok, err := conf.PasswordCredentialsToken(t.Context(), username, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.AccessToken
+}
+
+// startService runs the service as main does, on a free port, against
+// issuer; it is stopped, and must stop cleanly, when t ends.
+func startService(t *testing.T, cfg config) string {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, storagetest.Logger(t), func(a net.Addr) { addr <- a }) }()
+	select {
+	case a := <-addr:
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve after shutdown: %v", err)
+			}
+		})
+		return "http://" + a.String()
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve: %v", err)
+		return ""
+	}
+}
+
+func TestService(t *testing.T) {
+	issuer := startIAM(t)
+	base := startService(t, config{Issuer: issuer, Audience: "gaia", TokenCookie: "gaia_at"})
+
+	cc := clientcredentials.Config{ClientID: "inventory-service", ClientSecret: serviceSecret,
+		TokenURL: issuer + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader}
+	svcTok, err := cc.Token(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer := userToken(t, issuer, "viewer", userPassword)
+	manager := userToken(t, issuer, "manager", userPassword)
+	admin := userToken(t, issuer, "admin", adminPassword)
+
+	call := func(method, path, token, body string) (int, http.Header, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, strings.TrimSpace(string(b))
+	}
+
+	steps := []struct {
+		name, method, path, token, body string
+		status                          int
+		challenge                       string
+	}{
+		{"healthz needs no token", "GET", "/healthz", "", "", 200, ""},
+		{"no token", "GET", "/items", "", "", 401, `Bearer realm="inventory"`},
+		{"garbage token", "GET", "/items", "x.y.z", "", 401, `Bearer realm="inventory", error="invalid_token"`},
+		{"manager creates", "POST", "/items", manager, `{"name":"bolt","quantity":3}`, 201, ""},
+		{"viewer reads", "GET", "/items", viewer, "", 200, ""},
+		{"viewer reads one", "GET", "/items/1", viewer, "", 200, ""},
+		{"viewer cannot create", "POST", "/items", viewer, `{"name":"nut","quantity":1}`, 403,
+			`Bearer realm="inventory", error="insufficient_scope", scope="inventory.write"`},
+		{"service reads", "GET", "/items", svcTok.AccessToken, "", 200, ""},
+		{"service cannot delete", "DELETE", "/items/1", svcTok.AccessToken, "", 403,
+			`Bearer realm="inventory", error="insufficient_scope", scope="inventory.write"`},
+		{"admin has no inventory permission", "GET", "/items", admin, "", 403,
+			`Bearer realm="inventory", error="insufficient_scope", scope="inventory.read"`},
+		{"manager replaces", "PUT", "/items/1", manager, `{"name":"bolt M6","quantity":5}`, 200, ""},
+		{"bad item", "POST", "/items", manager, `{"name":"","quantity":-1}`, 400, ""},
+		{"unknown field", "POST", "/items", manager, `{"name":"a","quantity":1,"price":2}`, 400, ""},
+		{"missing item", "GET", "/items/99", viewer, "", 404, ""},
+		{"manager deletes", "DELETE", "/items/1", manager, "", 204, ""},
+		{"deleted", "GET", "/items/1", viewer, "", 404, ""},
+	}
+	for _, s := range steps {
+		status, h, body := call(s.method, s.path, s.token, s.body)
+		if status != s.status || h.Get("WWW-Authenticate") != s.challenge {
+			t.Errorf("%s: %s %s = %d %q %s, want %d %q", s.name, s.method, s.path, status, h.Get("WWW-Authenticate"), body, s.status, s.challenge)
+		}
+		if s.name == "viewer reads one" {
+			var it Item
+			if err := json.Unmarshal([]byte(body), &it); err != nil || it.Name != "bolt" || it.Quantity != 3 || it.UpdatedBy == "" {
+				t.Errorf("item = %s (%v)", body, err)
+			}
+		}
+	}
+
+	// A browser app's HttpOnly cookie.
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", base+"/items", nil)
+	req.AddCookie(&http.Cookie{Name: "gaia_at", Value: viewer})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("GET /items with the token cookie = %d, want 200", resp.StatusCode)
+	}
+
+	// Row 65: a huge Authorization header is refused by the server before
+	// any parsing.
+	req, _ = http.NewRequestWithContext(t.Context(), "GET", base+"/items", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.Repeat("A", 1<<20))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("1 MiB Authorization header: %d, want 431", resp.StatusCode)
+	}
+}
+
+func TestServiceAudience(t *testing.T) {
+	issuer := startIAM(t)
+	base := startService(t, config{Issuer: issuer, Audience: "inventory"})
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", base+"/items", nil)
+	req.Header.Set("Authorization", "Bearer "+userToken(t, issuer, "viewer", userPassword))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("token for aud gaia at a service of aud inventory: %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    config
+		wantErr bool
+	}{
+		{"env", nil, map[string]string{"INVENTORY_ISSUER": "http://iam", "INVENTORY_AUDIENCE": "inv"},
+			config{Issuer: "http://iam", Audience: "inv", Listen: "127.0.0.1:8081"}, false},
+		{"flag wins", []string{"--issuer", "http://flag", "--listen", ":9000"}, map[string]string{"INVENTORY_ISSUER": "http://env"},
+			config{Issuer: "http://flag", Listen: ":9000"}, false},
+		{"no issuer", nil, nil, config{}, true},
+		{"extra argument", []string{"--issuer", "http://iam", "serve"}, nil, config{}, true},
+		{"unknown flag", []string{"--nope"}, nil, config{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseConfig(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Errorf("parseConfig = %+v, %v; want %+v, error %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestRunFailsWithoutIAM(t *testing.T) {
+	down := httptest.NewServer(nil)
+	down.Close()
+	var stderr bytes.Buffer
+	err := run(t.Context(), []string{"--issuer", down.URL, "--listen", "127.0.0.1:0"}, func(string) string { return "" }, &stderr)
+	if err == nil {
+		t.Error("run succeeded with the IAM down")
+	}
+}
