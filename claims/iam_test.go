@@ -1,31 +1,27 @@
 package claims_test
 
 import (
-	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/gaia-platform/iam/rbac/seed"
 	"github.com/gaia-platform/iam/server"
+	"github.com/gaia-platform/iam/server/servertest"
 	"github.com/gaia-platform/iam/storage"
 	"github.com/gaia-platform/iam/storage/storagetest"
 )
 
 // Secrets of the test seed's clients and users.
 const (
-	webSecret      = "web-secret-web-secret-web-secret-0123"
-	serviceSecret  = "svc-secret-svc-secret-svc-secret-0123"
-	adminPassword  = "correct horse battery staple"
-	viewerPassword = "viewer horse battery staple"
+	webSecret      = servertest.WebSecret
+	serviceSecret  = servertest.ServiceSecret
+	adminPassword  = servertest.AdminPassword
+	viewerPassword = servertest.UserPassword
 )
 
 // viewerUser is added to the example seed: a user whose tokens grant
@@ -33,13 +29,12 @@ const (
 const viewerUser = `
   - username: viewer
     email: viewer@example.com
-    password_env: VIEWER_PASSWORD
+    password_env: USER_PASSWORD
     departments: [INVENTORY]
     roles: [InventoryViewer]
 `
 
-// iam is a real Gaia IAM served in-process (the pattern of
-// conformance/inprocess_test.go), on SQLite.
+// iam is a real Gaia IAM served in-process, on SQLite.
 type iam struct {
 	issuer string
 	store  storage.Store
@@ -51,48 +46,8 @@ type iam struct {
 // adjusts its configuration.
 func startIAM(t testing.TB, tune func(*server.Config)) *iam {
 	t.Helper()
-	env := map[string]string{
-		"GAIA_WEB_CLIENT_SECRET":        webSecret,
-		"INVENTORY_SERVICE_SECRET":      serviceSecret,
-		"GAIA_BOOTSTRAP_ADMIN_PASSWORD": adminPassword,
-		"VIEWER_PASSWORD":               viewerPassword,
-	}
-	example, err := os.ReadFile("../seed.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	file, err := seed.Parse(strings.NewReader(string(example)+viewerUser), func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := storagetest.SQLite(t)
-	hs := httptest.NewUnstartedServer(nil)
-	kek := make([]byte, 32)
-	_, _ = rand.Read(kek)
-	cfg := server.Config{
-		Issuer:          "http://" + hs.Listener.Addr().String(),
-		AccessTokenTTL:  15 * time.Minute,
-		RefreshTokenTTL: 720 * time.Hour,
-		MaxSessionAge:   720 * time.Hour,
-		DefaultAudience: "gaia",
-		KeyRefresh:      200 * time.Millisecond,
-		ClientCacheTTL:  2 * time.Second,
-		KEK:             kek,
-		Seed:            file,
-	}
-	if tune != nil {
-		tune(&cfg)
-	}
-	srv, err := server.New(t.Context(), cfg, store, storagetest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs.Config.Handler = srv.Handler()
-	hs.Start()
-	ctx, cancel := context.WithCancel(context.Background())
-	go srv.Run(ctx)
-	t.Cleanup(func() { cancel(); hs.Close() })
-	return &iam{issuer: cfg.Issuer, store: store, kek: kek, hs: hs}
+	s := servertest.Start(t, storagetest.SQLite(t), servertest.Options{Users: viewerUser, Tune: tune})
+	return &iam{issuer: s.Issuer, store: s.Store, kek: s.KEK, hs: s.HTTP}
 }
 
 // serviceToken returns an access token of inventory-service (client

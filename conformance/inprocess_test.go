@@ -1,14 +1,10 @@
 package conformance
 
 import (
-	"context"
-	"crypto/rand"
-	"net/http/httptest"
 	"testing"
-	"time"
 
-	"github.com/gaia-platform/iam/rbac/seed"
 	"github.com/gaia-platform/iam/server"
+	"github.com/gaia-platform/iam/server/servertest"
 	"github.com/gaia-platform/iam/storage"
 	"github.com/gaia-platform/iam/storage/storagetest"
 )
@@ -30,49 +26,9 @@ func forEachLocal(t *testing.T, tune func(*server.Config), test func(t *testing.
 }
 
 func startLocal(t testing.TB, store storage.Store, tune func(*server.Config)) *local {
-	return startLocalTB(t, store, tune)
-}
-
-func startLocalTB(t testing.TB, store storage.Store, tune ...func(*server.Config)) *local {
 	t.Helper()
-	env := map[string]string{
-		"GAIA_WEB_CLIENT_SECRET":        webSecret,
-		"INVENTORY_SERVICE_SECRET":      serviceSecret,
-		"GAIA_BOOTSTRAP_ADMIN_PASSWORD": adminPassword,
-	}
-	file, err := seed.Load("../seed.example.yaml", func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(nil)
-	kek := make([]byte, 32)
-	_, _ = rand.Read(kek)
-	cfg := server.Config{
-		Issuer:          "http://" + hs.Listener.Addr().String(),
-		AccessTokenTTL:  15 * time.Minute,
-		RefreshTokenTTL: 720 * time.Hour,
-		MaxSessionAge:   720 * time.Hour,
-		DefaultAudience: "gaia",
-		KeyRefresh:      200 * time.Millisecond,
-		ClientCacheTTL:  2 * time.Second, // the production default
-		KEK:             kek,
-		Seed:            file,
-	}
-	for _, f := range tune {
-		if f != nil {
-			f(&cfg)
-		}
-	}
-	srv, err := server.New(t.Context(), cfg, store, storagetest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs.Config.Handler = srv.Handler()
-	hs.Start()
-	ctx, cancel := context.WithCancel(context.Background())
-	go srv.Run(ctx)
-	t.Cleanup(func() { cancel(); hs.Close() })
-	return &local{issuer: cfg.Issuer, store: store, srv: srv}
+	iam := servertest.Start(t, store, servertest.Options{Tune: tune})
+	return &local{issuer: iam.Issuer, store: iam.Store, srv: iam.Server}
 }
 
 // asIAM lets the shared flow helpers (introspect, revoke, tokenCall) talk

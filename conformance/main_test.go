@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gaia-platform/iam/server/servertest"
 	"github.com/gaia-platform/iam/storage/storagetest"
 )
 
@@ -45,9 +46,9 @@ func TestMain(m *testing.M) {
 
 // Secrets of the example seed's clients and admin in these tests.
 const (
-	webSecret     = "web-secret-web-secret-web-secret-0123"
-	serviceSecret = "svc-secret-svc-secret-svc-secret-0123"
-	adminPassword = "correct horse battery staple"
+	webSecret     = servertest.WebSecret
+	serviceSecret = servertest.ServiceSecret
+	adminPassword = servertest.AdminPassword
 )
 
 // iam is a running gaia-iam.

@@ -3,30 +3,26 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/gaia-platform/iam/rbac/seed"
-	"github.com/gaia-platform/iam/server"
+	"github.com/gaia-platform/iam/server/servertest"
 	"github.com/gaia-platform/iam/storage/storagetest"
 )
 
 const (
-	webSecret     = "web-secret-web-secret-web-secret-0123"
-	serviceSecret = "svc-secret-svc-secret-svc-secret-0123"
-	adminPassword = "correct horse battery staple"
-	userPassword  = "inventory horse battery staple"
+	webSecret     = servertest.WebSecret
+	serviceSecret = servertest.ServiceSecret
+	adminPassword = servertest.AdminPassword
+	userPassword  = servertest.UserPassword
 )
 
 // extraUsers are added to the example seed: a viewer and a manager.
@@ -43,48 +39,11 @@ const extraUsers = `
     roles: [InventoryManager]
 `
 
-// startIAM serves a real Gaia IAM in-process on SQLite (the pattern of
-// conformance/inprocess_test.go) and returns its issuer URL.
+// startIAM serves a real Gaia IAM in-process on SQLite and returns its
+// issuer URL.
 func startIAM(t *testing.T) string {
 	t.Helper()
-	env := map[string]string{
-		"GAIA_WEB_CLIENT_SECRET":        webSecret,
-		"INVENTORY_SERVICE_SECRET":      serviceSecret,
-		"GAIA_BOOTSTRAP_ADMIN_PASSWORD": adminPassword,
-		"USER_PASSWORD":                 userPassword,
-	}
-	example, err := os.ReadFile("../../seed.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	file, err := seed.Parse(strings.NewReader(string(example)+extraUsers), func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(nil)
-	kek := make([]byte, 32)
-	_, _ = rand.Read(kek)
-	cfg := server.Config{
-		Issuer:          "http://" + hs.Listener.Addr().String(),
-		AccessTokenTTL:  15 * time.Minute,
-		RefreshTokenTTL: 720 * time.Hour,
-		MaxSessionAge:   720 * time.Hour,
-		DefaultAudience: "gaia",
-		KeyRefresh:      200 * time.Millisecond,
-		ClientCacheTTL:  2 * time.Second,
-		KEK:             kek,
-		Seed:            file,
-	}
-	srv, err := server.New(t.Context(), cfg, storagetest.SQLite(t), storagetest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs.Config.Handler = srv.Handler()
-	hs.Start()
-	ctx, cancel := context.WithCancel(context.Background())
-	go srv.Run(ctx)
-	t.Cleanup(func() { cancel(); hs.Close() })
-	return cfg.Issuer
+	return servertest.Start(t, storagetest.SQLite(t), servertest.Options{Users: extraUsers}).Issuer
 }
 
 func userToken(t *testing.T, issuer, username, password string) string {
