@@ -45,7 +45,7 @@ func (c *client) GetAudience() fosite.Arguments { return c.audience }
 // cache: a client-credentials token then needs no database read at all,
 // where it would otherwise read the client twice and its grants once.
 // Changes to a client (disabled, secret rotated, roles changed) reach this
-// server within ttl; Invalidate makes a change made here visible at once.
+// server within ttl.
 type clients struct {
 	store           storage.Clients
 	defaultAudience string
@@ -116,13 +116,6 @@ func (m *clients) get(ctx context.Context, id string) (*client, error) {
 		m.mu.Unlock()
 	}
 	return c, nil
-}
-
-// Invalidate drops a client from the cache, after a change made here.
-func (m *clients) Invalidate(id string) {
-	m.mu.Lock()
-	delete(m.cache, id)
-	m.mu.Unlock()
 }
 
 // ClientAssertionJWTValid implements fosite.ClientManager. Gaia does not

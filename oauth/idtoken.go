@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	jose "github.com/go-jose/go-jose/v4"
 	"github.com/ory/fosite"
 )
 
@@ -49,17 +48,5 @@ func (s *Server) idToken(ar fosite.AccessRequester) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("encode id token: %w", err)
 	}
-	k := s.access.keys.Current()
-	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: k.Private, KeyID: k.ID}},
-		(&jose.SignerOptions{}).WithType("JWT"),
-	)
-	if err != nil {
-		return "", fmt.Errorf("id token signer: %w", err)
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		return "", fmt.Errorf("sign id token: %w", err)
-	}
-	return jws.CompactSerialize()
+	return s.access.signJWS(payload, "JWT")
 }

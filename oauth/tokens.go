@@ -33,7 +33,7 @@ type accessTokens struct {
 	keys   signingKeys
 	now    func() time.Time
 
-	signers sync.Map // kid → jose.Signer; a signer per key, made once
+	signers sync.Map // signerKey → jose.Signer: a signer per key and typ, made once
 }
 
 var _ fositeoauth2.AccessTokenStrategy = (*accessTokens)(nil)
@@ -84,29 +84,37 @@ func (t *accessTokens) sign(a *claims.Access) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("encode access token: %w", err)
 	}
-	signer, err := t.signer(t.keys.Current())
+	return t.signJWS(payload, "at+jwt")
+}
+
+// signJWS signs payload with the current key as a compact JWS whose header
+// carries kid and typ.
+func (t *accessTokens) signJWS(payload []byte, typ string) (string, error) {
+	signer, err := t.signer(t.keys.Current(), typ)
 	if err != nil {
 		return "", err
 	}
 	jws, err := signer.Sign(payload)
 	if err != nil {
-		return "", fmt.Errorf("sign access token: %w", err)
+		return "", fmt.Errorf("sign %s: %w", typ, err)
 	}
 	return jws.CompactSerialize()
 }
 
-func (t *accessTokens) signer(k keys.Key) (jose.Signer, error) {
-	if s, ok := t.signers.Load(k.ID); ok {
+type signerKey struct{ kid, typ string }
+
+func (t *accessTokens) signer(k keys.Key, typ string) (jose.Signer, error) {
+	if s, ok := t.signers.Load(signerKey{k.ID, typ}); ok {
 		return s.(jose.Signer), nil
 	}
 	s, err := jose.NewSigner(
 		jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: k.Private, KeyID: k.ID}},
-		(&jose.SignerOptions{}).WithType("at+jwt"),
+		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("signer for key %s: %w", k.ID, err)
 	}
-	t.signers.Store(k.ID, s)
+	t.signers.Store(signerKey{k.ID, typ}, s)
 	return s, nil
 }
 
