@@ -6,23 +6,18 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -76,19 +71,15 @@ func BenchmarkRawArgon2id(b *testing.B) {
 func BenchmarkTokens(b *testing.B) {
 	signs := bound{rsaSigner(b), "signs/s", "pct_of_sign"}
 	hashes := bound{argon2Hash, "hashes/s", "pct_of_argon2"}
-	dbs := map[string]func(b *testing.B) string{
-		"sqlite": func(b *testing.B) string { return "sqlite:" + filepath.Join(b.TempDir(), "gaia.db") },
-	}
-	if u, ok := storagetest.PostgresURL(b); ok {
-		dbs["postgres"] = func(b *testing.B) string { return storagetest.PostgresSchema(b, u) }
-	}
+	dbs := backends(b)
 	for _, name := range []string{"sqlite", "postgres"} {
 		db, ok := dbs[name]
 		if !ok {
 			continue
 		}
 		b.Run(name, func(b *testing.B) {
-			srv := serveBench(b, db(b))
+			// Quiet logs and the default key refresh interval, not the tests' fast one.
+			srv := start(b, db(b), "GAIA_LOG_LEVEL=warn", "GAIA_KEY_REFRESH_INTERVAL=15s")
 			c := newTokenClient(b, srv.issuer)
 			b.Run("client_credentials", func(b *testing.B) {
 				form := url.Values{"grant_type": {"client_credentials"}}.Encode()
@@ -153,13 +144,13 @@ type bound struct {
 // drift by tens of percent within a run, so a rate taken once at the start
 // skews ratios); tokens/s as a percentage of it; and, where /proc tells, the
 // cores the server kept busy: the client and the database take the rest.
-func (s *benchServer) measure(b *testing.B, bd bound, body func(*testing.PB)) {
+func (s *iam) measure(b *testing.B, bd bound, body func(*testing.PB)) {
 	b.SetParallelism(benchParallelism)
-	cpu0, ok0 := cpuTime(s.pid)
+	cpu0, ok0 := cpuTime(s.cmd.Process.Pid)
 	b.ResetTimer()
 	b.RunParallel(body)
 	b.StopTimer()
-	cpu1, ok1 := cpuTime(s.pid)
+	cpu1, ok1 := cpuTime(s.cmd.Process.Pid)
 	if b.Failed() {
 		return
 	}
@@ -292,68 +283,6 @@ func refreshToken(body []byte) (string, error) {
 		return "", fmt.Errorf("no refresh token in %s", body)
 	}
 	return tok.RefreshToken, nil
-}
-
-// benchServer is a gaia-iam running for a benchmark.
-type benchServer struct {
-	issuer string
-	pid    int
-}
-
-// serveBench runs gaia-iam serve on dbURL, as start does for a test. It logs
-// at warn, and reloads keys at the default interval rather than the tests'
-// fast one.
-func serveBench(b *testing.B, dbURL string) *benchServer {
-	b.Helper()
-	kek := make([]byte, 32)
-	_, _ = rand.Read(kek)
-	seedFile, err := filepath.Abs("../seed.example.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-
-	logs := &syncBuffer{}
-	cmd := exec.Command(binary, "serve", "--listen", addr)
-	cmd.Dir = b.TempDir()
-	cmd.Env = []string{
-		"GAIA_DATABASE_URL=" + dbURL,
-		"GAIA_SEED_FILE=" + seedFile,
-		"GAIA_WEB_CLIENT_SECRET=" + webSecret,
-		"INVENTORY_SERVICE_SECRET=" + serviceSecret,
-		"GAIA_BOOTSTRAP_ADMIN_PASSWORD=" + adminPassword,
-		"GAIA_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(kek),
-		"GAIA_LOG_LEVEL=warn",
-	}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if b.Failed() {
-			b.Logf("gaia-iam output:\n%s", logs.String())
-		}
-	})
-	issuer := "http://" + addr
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := http.Get(issuer + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return &benchServer{issuer: issuer, pid: cmd.Process.Pid}
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("gaia-iam not ready after 60s:\n%s", logs.String())
-		}
-	}
 }
 
 // BenchmarkHandler issues client-credentials tokens by calling the server's

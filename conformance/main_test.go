@@ -78,12 +78,12 @@ func (s *syncBuffer) String() string {
 }
 
 // backends yields a database URL per backend this run can test.
-func backends(t *testing.T) map[string]func(t *testing.T) string {
-	out := map[string]func(t *testing.T) string{
-		"sqlite": func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "gaia.db") },
+func backends(t testing.TB) map[string]func(t testing.TB) string {
+	out := map[string]func(t testing.TB) string{
+		"sqlite": func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "gaia.db") },
 	}
 	if url, ok := storagetest.PostgresURL(t); ok {
-		out["postgres"] = func(t *testing.T) string { return storagetest.PostgresSchema(t, url) }
+		out["postgres"] = func(t testing.TB) string { return storagetest.PostgresSchema(t, url) }
 	}
 	return out
 }
@@ -95,8 +95,9 @@ func forEachBackend(t *testing.T, test func(t *testing.T, s *iam)) {
 	}
 }
 
-// start runs gaia-iam serve on dbURL and waits until it is ready.
-func start(t *testing.T, dbURL string) *iam {
+// start runs gaia-iam serve on dbURL and waits until it is ready. env
+// entries (NAME=value) override the test defaults.
+func start(t testing.TB, dbURL string, env ...string) *iam {
 	t.Helper()
 	kek := make([]byte, 32)
 	_, _ = rand.Read(kek)
@@ -110,11 +111,12 @@ func start(t *testing.T, dbURL string) *iam {
 		"GAIA_LOG_LEVEL=debug",
 		"GAIA_KEY_REFRESH_INTERVAL=200ms",
 	}}
+	s.env = append(s.env, env...) // exec keeps the last value of a name
 	s.run(t)
 	return s
 }
 
-func (s *iam) run(t *testing.T) {
+func (s *iam) run(t testing.TB) {
 	t.Helper()
 	addr := freeAddr(t)
 	s.issuer = "http://" + addr
@@ -163,7 +165,7 @@ func (s *iam) keysRotate(t *testing.T) string {
 	return string(out)
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -173,7 +175,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func mustAbs(t *testing.T, p string) string {
+func mustAbs(t testing.TB, p string) string {
 	t.Helper()
 	a, err := filepath.Abs(p)
 	if err != nil {

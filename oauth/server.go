@@ -87,7 +87,7 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 	}
 	now := time.Now
 	cl := &clients{store: store, defaultAudience: cfg.DefaultAudience, ttl: cfg.ClientCacheTTL, now: now, cache: map[string]cachedClient{}}
-	fs := &fositeStore{store: store, clients: cl, rbac: svc, now: now}
+	fs := &fositeStore{clients: cl, store: store, rbac: svc, now: now}
 	at := &accessTokens{issuer: cfg.Issuer, keys: keys, now: now}
 	// Refresh tokens are opaque: 32 random bytes and their HMAC. Only the
 	// HMAC (the "signature") is stored.

@@ -23,10 +23,10 @@ import (
 // introspection need: refresh tokens (by signature, never the token), grouped
 // in families (one per login), and a list of revoked access-token IDs.
 type fositeStore struct {
-	store   storage.Store
-	clients *clients
-	rbac    *rbac.Service
-	now     func() time.Time
+	*clients // fosite's ClientManager
+	store    storage.Store
+	rbac     *rbac.Service
+	now      func() time.Time
 }
 
 var (
@@ -51,21 +51,6 @@ func (s *fositeStore) Commit(ctx context.Context) error { return s.store.Commit(
 
 // Rollback implements fosite's storage.Transactional.
 func (s *fositeStore) Rollback(ctx context.Context) error { return s.store.Rollback(ctx) }
-
-// GetClient implements fosite.ClientManager.
-func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	return s.clients.GetClient(ctx, id)
-}
-
-// ClientAssertionJWTValid implements fosite.ClientManager.
-func (s *fositeStore) ClientAssertionJWTValid(ctx context.Context, jti string) error {
-	return s.clients.ClientAssertionJWTValid(ctx, jti)
-}
-
-// SetClientAssertionJWT implements fosite.ClientManager.
-func (s *fositeStore) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
-	return s.clients.SetClientAssertionJWT(ctx, jti, exp)
-}
 
 // Authenticate implements the password grant's storage. Every credential
 // failure is fosite.ErrNotFound, which fosite answers with invalid_grant;

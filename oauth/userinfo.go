@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -28,14 +29,7 @@ func (s *Server) Userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	a := st.access
 	scopes := strings.Fields(a.Scope)
-	has := func(sc string) bool {
-		for _, x := range scopes {
-			if x == sc {
-				return true
-			}
-		}
-		return false
-	}
+	has := func(sc string) bool { return slices.Contains(scopes, sc) }
 	if a.Type != "user" || !has("openid") {
 		s.bearerError(w, http.StatusForbidden, "insufficient_scope")
 		return
