@@ -1,7 +1,6 @@
 package rbac
 
 import (
-	"fmt"
 	"strings"
 
 	"golang.org/x/text/secure/precis"
@@ -14,17 +13,18 @@ const MaxUsernameLength = 255
 // looked up: surrounding white space trimmed, then the PRECIS
 // UsernameCaseMapped profile of RFC 8265 §3.3 (width-mapped, case-folded,
 // NFC). So "ＡＬＩＣＥ" and "Alice" are alice, while zero-width and control
-// characters are refused rather than silently matched.
+// characters are refused rather than silently matched. A refused name is a
+// *ValidationError for the field "username".
 func NormalizeUsername(s string) (string, error) {
 	if len(s) > 4*MaxUsernameLength {
-		return "", fmt.Errorf("%w: username longer than %d bytes", ErrInvalidInput, MaxUsernameLength)
+		return "", invalidField("username", "username longer than %d bytes", MaxUsernameLength)
 	}
 	n, err := precis.UsernameCaseMapped.String(strings.TrimSpace(s))
 	if err != nil || n == "" {
-		return "", fmt.Errorf("%w: username must be letters, digits and punctuation, with no spaces", ErrInvalidInput)
+		return "", invalidField("username", "username must be letters, digits and punctuation, with no spaces")
 	}
 	if len(n) > MaxUsernameLength {
-		return "", fmt.Errorf("%w: username longer than %d bytes", ErrInvalidInput, MaxUsernameLength)
+		return "", invalidField("username", "username longer than %d bytes", MaxUsernameLength)
 	}
 	return n, nil
 }

@@ -20,19 +20,22 @@ type NewUser struct {
 
 // CreateUser validates and stores a new, active user. The username is
 // normalized (NormalizeUsername); a taken one is storage.ErrConflict.
+// Invalid input is a *ValidationError listing every bad field.
 func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*storage.User, error) {
+	var v ValidationError
 	username, err := NormalizeUsername(nu.Username)
-	if err != nil {
-		return nil, err
+	v.merge(err)
+	v.merge(checkEmail(nu.Email))
+	if nu.Password != "" {
+		if err := password.CheckPolicy(nu.Password); err != nil {
+			v.merge(invalidBecause("password", err))
+		}
 	}
-	if err := checkEmail(nu.Email); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	u := &storage.User{Username: username, Email: nu.Email, Active: true}
 	if nu.Password != "" {
-		if err := password.CheckPolicy(nu.Password); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
-		}
 		if u.PasswordHash, err = s.hasher.Hash(ctx, nu.Password); err != nil {
 			return nil, fmt.Errorf("hash password of %q: %w", username, err)
 		}
@@ -49,7 +52,7 @@ func checkEmail(email string) error {
 	}
 	a, err := mail.ParseAddress(email)
 	if err != nil || a.Address != email || len(email) > 254 {
-		return fmt.Errorf("%w: email %q is not a plain address", ErrInvalidInput, email)
+		return invalidField("email", "email %q is not a plain address", email)
 	}
 	return nil
 }
@@ -114,7 +117,7 @@ func (s *Service) rehash(ctx context.Context, u *storage.User, pw string) {
 // SetPassword replaces a user's password after checking the policy.
 func (s *Service) SetPassword(ctx context.Context, userID, pw string) error {
 	if err := password.CheckPolicy(pw); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+		return invalidBecause("password", err)
 	}
 	h, err := s.hasher.Hash(ctx, pw)
 	if err != nil {

@@ -57,10 +57,12 @@ type Server struct {
 // access-token IDs, empty families) is deleted.
 const PurgeInterval = 10 * time.Minute
 
-// Domain is the RBAC service, the seeder and the client secret hasher over
-// one store: what the seed command needs without the HTTP server.
+// Domain is the RBAC service, the client manager, the seeder and the client
+// secret hasher over one store: what the seed, user and client commands
+// need without the HTTP server.
 type Domain struct {
 	RBAC          *rbac.Service
+	Clients       *rbac.Clients
 	Seeder        *seed.Seeder
 	ClientSecrets *oauth.SecretHasher
 }
@@ -88,7 +90,11 @@ func NewDomain(store storage.Store, kek []byte, log *slog.Logger) (*Domain, erro
 	if err != nil {
 		return nil, err
 	}
-	return &Domain{RBAC: svc, Seeder: seeder, ClientSecrets: clientSecrets}, nil
+	clients, err := rbac.NewClients(store, clientSecrets.HashString, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Domain{RBAC: svc, Clients: clients, Seeder: seeder, ClientSecrets: clientSecrets}, nil
 }
 
 // New reconciles the seed, loads (or makes) the signing keys and builds the

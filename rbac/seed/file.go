@@ -77,9 +77,6 @@ type User struct {
 	password string // read from PasswordEnv; empty means generate one
 }
 
-// GrantTypes a client may be given.
-var grantTypes = []string{"password", "refresh_token", "client_credentials"}
-
 // MinClientSecretLength is the shortest client secret a seed may reference.
 // Client secrets are machine credentials, not memorized: requiring length
 // keeps them out of reach of guessing.
@@ -89,10 +86,7 @@ var (
 	permissionName = regexp.MustCompile(`^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$`)
 	roleName       = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`)
 	departmentCode = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
-	clientID       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 	envName        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	// RFC 6749 §3.3 scope-token.
-	scopeToken = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]{1,128}$`)
 )
 
 // Load reads and parses the seed file at path; see Parse.
@@ -176,40 +170,32 @@ func (f *File) validate(getenv func(string) string) error {
 	for i := range f.Clients {
 		c := &f.Clients[i]
 		entry := fmt.Sprintf("client %q", c.ClientID)
-		switch {
-		case !clientID.MatchString(c.ClientID):
-			bad("%s: client_id must be letters, digits, '.', '_', '-' (at most 128)", entry)
-		case clients[c.ClientID]:
+		if clients[c.ClientID] {
 			bad("%s: declared twice", entry)
 		}
 		clients[c.ClientID] = true
-		if len(c.GrantTypes) == 0 {
-			bad("%s: grant_types is empty", entry)
-		}
-		for _, g := range c.GrantTypes {
-			if !slices.Contains(grantTypes, g) {
-				bad("%s: unknown grant type %q (want one of %v)", entry, g, grantTypes)
+		// The rules every client follows, whoever creates it.
+		var v *rbac.ValidationError
+		if errors.As(c.spec().Validate(), &v) {
+			for _, fe := range v.Fields {
+				bad("%s: %s", entry, fe.Detail)
 			}
 		}
-		checkDuplicates(bad, entry, "grant type", c.GrantTypes)
-		for _, s := range c.Scopes {
-			if !scopeToken.MatchString(s) {
-				bad("%s: scope %q is not an RFC 6749 scope token", entry, s)
+		for _, r := range c.Roles {
+			if !roles[r] {
+				bad("%s: unknown role %q", entry, r)
 			}
 		}
-		checkDuplicates(bad, entry, "scope", c.Scopes)
-		checkDuplicates(bad, entry, "audience", c.Audiences)
-		checkRefs(bad, entry, "role", c.Roles, roles)
 		switch {
-		case c.Public && c.SecretEnv != "":
-			bad("%s: a public client has no secret; remove secret_env", entry)
-		case c.Public && slices.Contains(c.GrantTypes, "client_credentials"):
-			bad("%s: client_credentials needs a confidential client (RFC 6749 §4.4)", entry)
-		case !c.Public && c.SecretEnv == "":
+		case c.Public:
+			if c.SecretEnv != "" {
+				bad("%s: a public client has no secret; remove secret_env", entry)
+			}
+		case c.SecretEnv == "":
 			bad("%s: set secret_env, or public: true for a client with no secret", entry)
-		case !c.Public && !envName.MatchString(c.SecretEnv):
+		case !envName.MatchString(c.SecretEnv):
 			bad("%s: secret_env %q is not an environment variable name", entry, c.SecretEnv)
-		case !c.Public:
+		default:
 			c.secret = getenv(c.SecretEnv)
 			if c.secret == "" {
 				bad("%s: environment variable %s is not set", entry, c.SecretEnv)
@@ -273,6 +259,19 @@ func checkDuplicates(bad func(string, ...any), entry, kind string, names []strin
 			bad("%s: %s %q listed twice", entry, kind, n)
 		}
 		seen[n] = true
+	}
+}
+
+// spec is the client as rbac validates it.
+func (c *Client) spec() rbac.NewClient {
+	return rbac.NewClient{
+		ClientID:   c.ClientID,
+		Name:       c.Name,
+		Public:     c.Public,
+		GrantTypes: c.GrantTypes,
+		Scopes:     c.Scopes,
+		Audiences:  c.Audiences,
+		Roles:      c.Roles,
 	}
 }
 

@@ -52,8 +52,9 @@ type Result struct {
 	Generated []Credential
 }
 
-// SecretHasher turns a client secret into what the store keeps.
-type SecretHasher func(ctx context.Context, secret string) (string, error)
+// SecretHasher turns a client secret into what the store keeps; the same
+// as rbac.Clients uses, so seeded and run-time clients authenticate alike.
+type SecretHasher = rbac.SecretHasher
 
 // Seeder reconciles a store with a seed File.
 type Seeder struct {

@@ -45,14 +45,17 @@ departments:
   - {code: PLATFORM, name: Platform, allowed_roles: [PlatformAdmin]}
 clients:
   - client_id: web
+    name: web app
     secret_env: WEB_SECRET
     grant_types: [password, refresh_token]
     scopes: [openid, offline_access]
     audiences: [gaia]
   - client_id: cli
+    name: cli app
     public: true
     grant_types: [password, refresh_token]
   - client_id: svc
+    name: svc app
     secret_env: SVC_SECRET
     grant_types: [client_credentials]
     roles: [InventoryViewer]
@@ -240,6 +243,10 @@ func TestInvalidSeedsWriteNothing(t *testing.T) {
 		{"public client_credentials", "    public: true\n    grant_types: [password, refresh_token]", "    public: true\n    grant_types: [client_credentials]", `client "cli": client_credentials needs a confidential client`, nil},
 		{"unknown department", "departments: [PLATFORM, INVENTORY]", "departments: [PLATFORM, INVENTORY, SALES]", `user "admin": unknown department "SALES"`, nil},
 		{"bad scope", "scopes: [openid, offline_access]", `scopes: [openid, "a\"b"]`, `client "web": scope "a\"b" is not an RFC 6749 scope token`, nil},
+		{"client without name", "    name: cli app\n", "", `client "cli": name is required`, nil},
+		{"bad client_id", "client_id: cli\n", "client_id: -cli\n", `client "-cli": client_id must be letters`, nil},
+		{"duplicate scope", "scopes: [openid, offline_access]", "scopes: [openid, openid]", `client "web": scope "openid" listed twice`, nil},
+		{"client role unknown", "roles: [InventoryViewer]\nusers", "roles: [Nobody]\nusers", `client "svc": unknown role "Nobody"`, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			getenv := tc.getenv

@@ -1,0 +1,335 @@
+package rbac
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gaia-platform/iam/storage"
+)
+
+// ErrPublicClient reports an operation that needs a client secret on a
+// public client, which has none.
+var ErrPublicClient = errors.New("public client has no secret")
+
+// MaxClientNameLength bounds a client's name, in characters.
+const MaxClientNameLength = 255
+
+// grantTypes are the grants a client may be given.
+var grantTypes = []string{"password", "refresh_token", "client_credentials"}
+
+var (
+	clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	// RFC 6749 §3.3 scope-token, at most 128 characters.
+	scopeToken = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]{1,128}$`)
+)
+
+// SecretHasher turns a client secret into what the store keeps.
+type SecretHasher func(ctx context.Context, secret string) (string, error)
+
+// Clients manages OAuth clients at run time: the admin API and the CLI use
+// it. The seeder creates the clients a seed file names, with the same
+// validation (NewClient.Validate).
+type Clients struct {
+	store storage.Store
+	hash  SecretHasher
+	log   *slog.Logger
+}
+
+// NewClients returns a Clients over store. hash turns a secret into the
+// stored hash; the token endpoint must compare with the same key.
+func NewClients(store storage.Store, hash SecretHasher, log *slog.Logger) (*Clients, error) {
+	if store == nil || hash == nil || log == nil {
+		return nil, errors.New("rbac.NewClients: store, hash and log are required")
+	}
+	return &Clients{store: store, hash: hash, log: log}, nil
+}
+
+// NewClient is what Create needs.
+type NewClient struct {
+	ClientID string
+	Name     string
+	// Public marks a client with no secret (RFC 6749 §2.1), such as a
+	// command line or a browser app.
+	Public     bool
+	GrantTypes []string // password, refresh_token, client_credentials
+	Scopes     []string
+	Audiences  []string // empty: the server's default audience
+	Roles      []string // role names: a service client's own roles
+}
+
+// Validate reports every rule nc breaks in a *ValidationError, or nil.
+// Whether the roles exist is for the store to say.
+func (nc NewClient) Validate() error {
+	var v ValidationError
+	if !clientIDPattern.MatchString(nc.ClientID) {
+		v.Add("client_id", "client_id must be letters, digits, '.', '_', '-' (at most 128), starting with a letter or digit")
+	}
+	checkClientName(&v, nc.Name)
+	if len(nc.GrantTypes) == 0 {
+		v.Add("grant_types", "grant_types is empty: name at least one of %s", strings.Join(grantTypes, ", "))
+	}
+	for _, g := range nc.GrantTypes {
+		if !slices.Contains(grantTypes, g) {
+			v.Add("grant_types", "unknown grant type %q (want one of %s)", g, strings.Join(grantTypes, ", "))
+		}
+	}
+	checkDuplicates(&v, "grant_types", "grant type", nc.GrantTypes)
+	if nc.Public && slices.Contains(nc.GrantTypes, "client_credentials") {
+		v.Add("grant_types", "client_credentials needs a confidential client (RFC 6749 §4.4)")
+	}
+	checkScopes(&v, nc.Scopes)
+	checkAudiences(&v, nc.Audiences)
+	checkDuplicates(&v, "roles", "role", nc.Roles)
+	return v.Err()
+}
+
+func checkClientName(v *ValidationError, name string) {
+	switch {
+	case strings.TrimSpace(name) == "":
+		v.Add("name", "name is required")
+	case !utf8.ValidString(name):
+		v.Add("name", "name is not valid UTF-8")
+	case utf8.RuneCountInString(name) > MaxClientNameLength:
+		v.Add("name", "name is longer than %d characters", MaxClientNameLength)
+	}
+}
+
+func checkScopes(v *ValidationError, scopes []string) {
+	for _, s := range scopes {
+		if !scopeToken.MatchString(s) {
+			v.Add("scopes", "scope %q is not an RFC 6749 scope token", s)
+		}
+	}
+	checkDuplicates(v, "scopes", "scope", scopes)
+}
+
+func checkAudiences(v *ValidationError, audiences []string) {
+	if slices.Contains(audiences, "") {
+		v.Add("audiences", "an audience is empty")
+	}
+	checkDuplicates(v, "audiences", "audience", audiences)
+}
+
+// checkDuplicates reports each name listed more than once, once.
+func checkDuplicates(v *ValidationError, field, kind string, names []string) {
+	seen := map[string]int{}
+	for _, n := range names {
+		if seen[n]++; seen[n] == 2 {
+			v.Add(field, "%s %q listed twice", kind, n)
+		}
+	}
+}
+
+// Create validates nc and stores the client, active, with its roles, in
+// one transaction. A confidential client gets a generated secret: 32
+// random bytes, base64url without padding (43 characters). The secret is
+// returned here and never again: the store keeps only its hash. A public
+// client's secret is "".
+//
+// Invalid input is a *ValidationError; a client_id taken is
+// storage.ErrConflict; an unknown role is storage.ErrNotFound naming it.
+func (c *Clients) Create(ctx context.Context, nc NewClient) (*storage.Client, string, error) {
+	if err := nc.Validate(); err != nil {
+		return nil, "", err
+	}
+	rec := &storage.Client{
+		ClientID:   nc.ClientID,
+		Name:       nc.Name,
+		Public:     nc.Public,
+		GrantTypes: list(nc.GrantTypes),
+		Scopes:     list(nc.Scopes),
+		Audiences:  list(nc.Audiences),
+		Active:     true,
+	}
+	var secret string
+	if !nc.Public {
+		var err error
+		if secret, rec.SecretHash, err = c.newSecret(ctx); err != nil {
+			return nil, "", fmt.Errorf("create client %q: %w", nc.ClientID, err)
+		}
+	}
+	err := c.store.InTx(ctx, func(ctx context.Context) error {
+		if err := c.store.CreateClient(ctx, rec); err != nil {
+			return fmt.Errorf("create client %q: %w", nc.ClientID, err)
+		}
+		for _, name := range nc.Roles {
+			if err := c.assignRole(ctx, nc.ClientID, name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	c.log.InfoContext(ctx, "client created", "client_id", rec.ClientID, "public", rec.Public, "roles", len(nc.Roles))
+	return rec, secret, nil
+}
+
+// RotateSecret replaces a confidential client's secret with a generated one
+// and returns it, once. The old secret stops working at once on this
+// server, and on others when their client cache expires. A public client
+// is an error wrapping ErrPublicClient.
+func (c *Clients) RotateSecret(ctx context.Context, clientID string) (string, error) {
+	secret, hash, err := c.newSecret(ctx)
+	if err != nil {
+		return "", fmt.Errorf("rotate secret of client %q: %w", clientID, err)
+	}
+	_, err = c.store.UpdateClient(ctx, clientID, func(rec *storage.Client) error {
+		if rec.Public {
+			return fmt.Errorf("rotate secret of client %q: %w", clientID, ErrPublicClient)
+		}
+		rec.SecretHash = hash
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	c.log.InfoContext(ctx, "client secret rotated", "client_id", clientID)
+	return secret, nil
+}
+
+// newSecret returns a fresh client secret and its hash.
+func (c *Clients) newSecret(ctx context.Context) (secret, hash string, err error) {
+	var b [32]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	secret = base64.RawURLEncoding.EncodeToString(b[:])
+	if hash, err = c.hash(ctx, secret); err != nil {
+		return "", "", fmt.Errorf("hash secret: %w", err)
+	}
+	return secret, hash, nil
+}
+
+// ClientChange is a partial update of a client: nil fields are left as
+// they are.
+type ClientChange struct {
+	Name      *string
+	Active    *bool // false: the client can get no more tokens
+	Scopes    *[]string
+	Audiences *[]string
+}
+
+// Validate reports every rule ch breaks in a *ValidationError, or nil.
+func (ch ClientChange) Validate() error {
+	var v ValidationError
+	if ch.Name != nil {
+		checkClientName(&v, *ch.Name)
+	}
+	if ch.Scopes != nil {
+		checkScopes(&v, *ch.Scopes)
+	}
+	if ch.Audiences != nil {
+		checkAudiences(&v, *ch.Audiences)
+	}
+	return v.Err()
+}
+
+// Update applies ch to the client in one transaction, with the row locked,
+// and returns the client as stored. An empty change reads the client.
+func (c *Clients) Update(ctx context.Context, clientID string, ch ClientChange) (*storage.Client, error) {
+	if err := ch.Validate(); err != nil {
+		return nil, err
+	}
+	if ch == (ClientChange{}) {
+		return c.Get(ctx, clientID)
+	}
+	rec, err := c.store.UpdateClient(ctx, clientID, func(rec *storage.Client) error {
+		if ch.Name != nil {
+			rec.Name = *ch.Name
+		}
+		if ch.Active != nil {
+			rec.Active = *ch.Active
+		}
+		if ch.Scopes != nil {
+			rec.Scopes = list(*ch.Scopes)
+		}
+		if ch.Audiences != nil {
+			rec.Audiences = list(*ch.Audiences)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err // names the client already
+	}
+	c.log.InfoContext(ctx, "client updated", "client_id", clientID, "active", rec.Active)
+	return rec, nil
+}
+
+// Delete removes the client and its role assignments. Refresh tokens
+// issued to it can no longer be used: the token endpoint finds no client.
+func (c *Clients) Delete(ctx context.Context, clientID string) error {
+	if err := c.store.DeleteClient(ctx, clientID); err != nil {
+		return err // names the client already
+	}
+	c.log.InfoContext(ctx, "client deleted", "client_id", clientID)
+	return nil
+}
+
+// AssignRole gives the client a role. An unknown client or role is
+// storage.ErrNotFound; a role the client holds already is
+// storage.ErrConflict.
+func (c *Clients) AssignRole(ctx context.Context, clientID, role string) error {
+	return c.store.InTx(ctx, func(ctx context.Context) error {
+		return c.assignRole(ctx, clientID, role)
+	})
+}
+
+// assignRole is AssignRole inside the caller's transaction.
+func (c *Clients) assignRole(ctx context.Context, clientID, role string) error {
+	if _, err := c.store.GetClient(ctx, clientID); err != nil {
+		return err // names the client already
+	}
+	r, err := c.store.GetRoleByName(ctx, role)
+	if err != nil {
+		return fmt.Errorf("role %s: %w", role, err)
+	}
+	if err := c.store.AssignClientRole(ctx, clientID, r.ID); err != nil {
+		return fmt.Errorf("assign role %s to client %q: %w", role, clientID, err)
+	}
+	return nil
+}
+
+// UnassignRole takes a role from the client. An unknown client or role, or
+// a role the client does not hold, is storage.ErrNotFound.
+func (c *Clients) UnassignRole(ctx context.Context, clientID, role string) error {
+	r, err := c.store.GetRoleByName(ctx, role)
+	if err != nil {
+		return fmt.Errorf("role %s: %w", role, err)
+	}
+	if err := c.store.UnassignClientRole(ctx, clientID, r.ID); err != nil {
+		return fmt.Errorf("unassign role %s from client %q: %w", role, clientID, err)
+	}
+	return nil
+}
+
+// Roles returns the names of the client's roles, sorted. An unknown client
+// is storage.ErrNotFound.
+func (c *Clients) Roles(ctx context.Context, clientID string) ([]string, error) {
+	g, err := c.store.ClientGrants(ctx, clientID)
+	if err != nil {
+		return nil, err // names the client already
+	}
+	return g.Roles, nil
+}
+
+// Get returns the client with the OAuth client_id clientID.
+func (c *Clients) Get(ctx context.Context, clientID string) (*storage.Client, error) {
+	return c.store.GetClient(ctx, clientID)
+}
+
+// List returns every client, sorted by client_id.
+func (c *Clients) List(ctx context.Context) ([]storage.Client, error) {
+	return c.store.ListClients(ctx)
+}
+
+// list returns a copy of l that is never nil, so that an empty list reads
+// as [] rather than null.
+func list(l []string) []string { return append([]string{}, l...) }
