@@ -12,7 +12,10 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Errors returned (wrapped) by every backend. Callers test them with errors.Is.
@@ -23,6 +26,11 @@ var (
 	// referential rule: a duplicate name, a pair that already exists, a
 	// reference to a missing row.
 	ErrConflict = errors.New("conflict")
+	// ErrInvalid reports a record or a filter that breaks a bound the
+	// schema enforces (a field too long, a required field empty, a limit
+	// out of range), caught before any statement runs: nothing was
+	// written. It is the caller's mistake, not the database's.
+	ErrInvalid = errors.New("invalid record")
 )
 
 // User is a person or system identity that logs in with a password.
@@ -87,6 +95,91 @@ type Grants struct {
 	Permissions []string
 }
 
+// Bounds of a list, in records.
+const (
+	DefaultListLimit = 50   // what a zero Limit means
+	MaxListLimit     = 1000 // a larger Limit is ErrInvalid
+)
+
+// UserFilter selects users for ListUsers. Zero fields select everything.
+type UserFilter struct {
+	UsernamePrefix string // byte-wise prefix of the normalized (lower-case) username
+	Department     string // department code: members only
+	Role           string // role name: holders only
+	Active         *bool
+	After          string // keyset cursor: only usernames sorting byte-wise after this
+	Limit          int    // at most this many; 0 means DefaultListLimit; above MaxListLimit is an error
+}
+
+// Check returns f with Limit resolved (DefaultListLimit for 0) for a
+// backend to run. A negative Limit or one above MaxListLimit, or a string
+// that is not valid UTF-8 or holds a NUL byte (which no stored username,
+// code or name can match, and PostgreSQL refuses as a parameter), is
+// ErrInvalid.
+func (f UserFilter) Check() (UserFilter, error) {
+	var err error
+	if f.Limit, err = listLimit(f.Limit); err != nil {
+		return f, err
+	}
+	for _, v := range []struct{ name, s string }{
+		{"username prefix", f.UsernamePrefix},
+		{"department", f.Department},
+		{"role", f.Role},
+		{"cursor", f.After},
+	} {
+		if err := checkText(v.name, v.s); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+// listLimit resolves the Limit of a filter.
+func listLimit(n int) (int, error) {
+	switch {
+	case n == 0:
+		return DefaultListLimit, nil
+	case n < 0 || n > MaxListLimit:
+		return 0, fmt.Errorf("%w: limit %d, want 1 to %d", ErrInvalid, n, MaxListLimit)
+	}
+	return n, nil
+}
+
+// checkText reports, wrapping ErrInvalid, a string that is not valid UTF-8
+// or holds a NUL byte: PostgreSQL's text refuses both, SQLite's keeps them,
+// so either would read back differently from the two backends.
+func checkText(name, s string) error {
+	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+		return fmt.Errorf("%w: %s is not UTF-8 text without NUL", ErrInvalid, name)
+	}
+	return nil
+}
+
+// PrefixEnd returns the least valid UTF-8 string that sorts byte-wise after
+// every string beginning with prefix, and false when there is none (prefix
+// is empty, or all U+10FFFF). So, for valid UTF-8 s, s begins with prefix
+// exactly when prefix <= s < end: a range that an ordered index answers,
+// without LIKE and the wildcards '%' and '_' it would find in prefix.
+// prefix must be valid UTF-8.
+func PrefixEnd(prefix string) (string, bool) {
+	for prefix != "" {
+		r, size := utf8.DecodeLastRuneInString(prefix)
+		prefix = prefix[:len(prefix)-size]
+		switch {
+		case r == utf8.MaxRune:
+			continue // no greater rune: carry into the one before
+		case r == 0xD7FF:
+			r = 0xE000 // skip the surrogates, which UTF-8 cannot encode
+		default:
+			r++
+		}
+		// UTF-8 sorts byte-wise as its runes do, and no rune's encoding is
+		// a prefix of another's.
+		return prefix + string(r), true
+	}
+	return "", false
+}
+
 // Users stores user accounts.
 type Users interface {
 	// CreateUser inserts u, assigning ID and timestamps when they are zero.
@@ -101,6 +194,11 @@ type Users interface {
 	UpdateUser(ctx context.Context, id string, fn func(*User) error) (*User, error)
 	// DeleteUser removes the user and their memberships and role assignments.
 	DeleteUser(ctx context.Context, id string) error
+	// ListUsers lists users matching f, sorted by username byte-wise (keyset
+	// pagination on After). None is an empty, non-nil slice; an unknown
+	// department or role matches nobody. A filter that UserFilter.Check
+	// refuses is ErrInvalid.
+	ListUsers(ctx context.Context, f UserFilter) ([]User, error)
 }
 
 // Catalog stores the RBAC definitions that the seed file owns: permissions,
@@ -211,6 +309,7 @@ type Store interface {
 	Clients
 	SigningKeys
 	Tokens
+	Audit
 	Transactor
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -126,4 +127,72 @@ func (s *Store) update(ctx context.Context, what, id, query string, args ...any)
 		return fmt.Errorf("%s: %w", what, mapErr(err))
 	}
 	return nil
+}
+
+// ListUsers lists users matching f, sorted by username byte-wise: every
+// comparison and the order are COLLATE "C", which users_username_c_idx
+// indexes.
+func (s *Store) ListUsers(ctx context.Context, f storage.UserFilter) ([]storage.User, error) {
+	f, err := f.Check()
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	// Only the conditions f sets are in the SQL, so that the planner sees
+	// what it can use an index for.
+	var conds []string
+	args := pgx.NamedArgs{"limit": f.Limit}
+	if f.UsernamePrefix != "" {
+		// A range, not LIKE: '%' and '_' in the prefix are literal.
+		conds = append(conds, `u.username COLLATE "C" >= @prefix`)
+		args["prefix"] = f.UsernamePrefix
+		if end, ok := storage.PrefixEnd(f.UsernamePrefix); ok {
+			conds = append(conds, `u.username COLLATE "C" < @prefix_end`)
+			args["prefix_end"] = end
+		}
+	}
+	if f.After != "" {
+		conds = append(conds, `u.username COLLATE "C" > @after`)
+		args["after"] = f.After
+	}
+	if f.Department != "" {
+		conds = append(conds, `EXISTS (SELECT 1 FROM user_departments ud JOIN departments d ON d.id = ud.department_id
+			WHERE ud.user_id = u.id AND d.code = @department)`)
+		args["department"] = f.Department
+	}
+	if f.Role != "" {
+		conds = append(conds, `EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+			WHERE ur.user_id = u.id AND r.name = @role)`)
+		args["role"] = f.Role
+	}
+	if f.Active != nil {
+		conds = append(conds, `u.active = @active`)
+		args["active"] = *f.Active
+	}
+	rows, err := s.q(ctx).Query(ctx, `SELECT `+userColumns+` FROM users u`+whereClause(conds)+`
+		ORDER BY u.username COLLATE "C" LIMIT @limit`, args)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	us := []storage.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		us = append(us, *u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return us, nil
+}
+
+// whereClause joins conds into a WHERE clause with a leading space; no
+// conditions is no clause.
+func whereClause(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
 }

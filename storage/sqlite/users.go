@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/gaia-platform/iam/storage"
 )
@@ -115,4 +117,71 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*storage.User
 // and role assignments.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return s.update(ctx, fmt.Sprintf("delete user %q", id), id, `DELETE FROM users WHERE id = ?`)
+}
+
+// ListUsers lists users matching f, sorted by username byte-wise (BINARY,
+// SQLite's default collation, compares bytes), through users_username_idx.
+func (s *Store) ListUsers(ctx context.Context, f storage.UserFilter) ([]storage.User, error) {
+	f, err := f.Check()
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	// Only the conditions f sets are in the SQL, so that the planner sees
+	// what it can use an index for.
+	var conds []string
+	args := []any{sql.Named("limit", f.Limit)}
+	if f.UsernamePrefix != "" {
+		// A range, not LIKE: '%' and '_' in the prefix are literal.
+		conds = append(conds, `u.username >= @prefix`)
+		args = append(args, sql.Named("prefix", f.UsernamePrefix))
+		if end, ok := storage.PrefixEnd(f.UsernamePrefix); ok {
+			conds = append(conds, `u.username < @prefix_end`)
+			args = append(args, sql.Named("prefix_end", end))
+		}
+	}
+	if f.After != "" {
+		conds = append(conds, `u.username > @after`)
+		args = append(args, sql.Named("after", f.After))
+	}
+	if f.Department != "" {
+		conds = append(conds, `EXISTS (SELECT 1 FROM user_departments ud JOIN departments d ON d.id = ud.department_id
+			WHERE ud.user_id = u.id AND d.code = @department)`)
+		args = append(args, sql.Named("department", f.Department))
+	}
+	if f.Role != "" {
+		conds = append(conds, `EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+			WHERE ur.user_id = u.id AND r.name = @role)`)
+		args = append(args, sql.Named("role", f.Role))
+	}
+	if f.Active != nil {
+		conds = append(conds, `u.active = @active`)
+		args = append(args, sql.Named("active", *f.Active))
+	}
+	rows, err := s.q(ctx).QueryContext(ctx, `SELECT `+userColumns+` FROM users u`+whereClause(conds)+`
+		ORDER BY u.username LIMIT @limit`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	us := []storage.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		us = append(us, *u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return us, nil
+}
+
+// whereClause joins conds into a WHERE clause with a leading space; no
+// conditions is no clause.
+func whereClause(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
 }

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Clients", clientsCases},
 		{"SigningKeys", signingKeysCases},
 		{"Tokens", tokensCases},
+		{"Audit", auditCases},
 		{"Tx", txCases},
 		{"Concurrency", concurrencyCases},
 	}

@@ -1,7 +1,9 @@
 package storagetest
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -22,6 +24,11 @@ var usersCases = []testCase{
 	{"UpdateIDImmutable", testUserUpdateIDImmutable},
 	{"UpdateUsernameConflict", testUserUpdateUsernameConflict},
 	{"DeleteCascades", testUserDeleteCascades},
+	{"ListOrder", testUserListOrder},
+	{"ListPrefix", testUserListPrefix},
+	{"ListPages", testUserListPages},
+	{"ListFilters", testUserListFilters},
+	{"ListLimit", testUserListLimit},
 }
 
 func testUserCreateGet(t *testing.T, s storage.Store) {
@@ -242,5 +249,227 @@ func testUserDeleteCascades(t *testing.T, s storage.Store) {
 	roles, err := s.UserRoles(ctx, again.ID)
 	if err != nil || roles == nil || len(roles) != 0 {
 		t.Errorf("UserRoles(new alice) = %v, %v, want []", roles, err)
+	}
+}
+
+// listUsernames lists the usernames ListUsers answers for f; it fails t on
+// an error or a nil slice.
+func listUsernames(t *testing.T, s storage.Store, f storage.UserFilter) []string {
+	t.Helper()
+	us, err := s.ListUsers(t.Context(), f)
+	if err != nil {
+		t.Fatalf("ListUsers(%+v): %v", f, err)
+	}
+	if us == nil {
+		t.Fatalf("ListUsers(%+v) = nil, want a non-nil slice", f)
+	}
+	names := make([]string, len(us))
+	for i, u := range us {
+		names[i] = u.Username
+	}
+	return names
+}
+
+// orderedNames are usernames whose byte-wise order differs from the order
+// of a linguistic collation, which ignores punctuation and case at first
+// and sorts 'é' next to 'e'.
+var orderedNames = []string{
+	"a", "a%", "a%b", "a-b", "a.b", "a_b", "aZ", "aa", "ab", "b", "e", "f", "z", "Zed", "é", "éa", "€", "😀",
+}
+
+func testUserListOrder(t *testing.T, s storage.Store) {
+	byName := map[string]*storage.User{}
+	for _, name := range orderedNames {
+		byName[name] = mkUser(t, s, name)
+	}
+	want := slices.Sorted(slices.Values(orderedNames)) // Go compares strings byte-wise
+	if got := listUsernames(t, s, storage.UserFilter{}); !slices.Equal(got, want) {
+		t.Errorf("ListUsers() = %q, want %q", got, want)
+	}
+	us, err := s.ListUsers(t.Context(), storage.UserFilter{})
+	ok(t, "ListUsers", err)
+	for _, u := range us {
+		if w := byName[u.Username]; w == nil || !sameUser(&u, w) {
+			t.Errorf("ListUsers listed %+v, want %+v", u, w)
+		}
+	}
+}
+
+func testUserListPrefix(t *testing.T, s storage.Store) {
+	for _, name := range orderedNames {
+		mkUser(t, s, name)
+	}
+	mkUser(t, s, "a%%") // a '%' that LIKE 'a%%' would not require
+	// Where the end of a prefix's range is not its last byte plus one.
+	for _, name := range []string{"x\U0010FFFF!", "y", "\uD7FFa", "\uE000"} {
+		mkUser(t, s, name)
+	}
+	for _, c := range []struct {
+		prefix string
+		want   []string
+	}{
+		{"", nil}, // everything
+		{"a", []string{"a", "a%", "a%%", "a%b", "a-b", "a.b", "aZ", "a_b", "aa", "ab"}},
+		{"a%", []string{"a%", "a%%", "a%b"}}, // not everything starting with a
+		{"a%%", []string{"a%%"}},
+		{"a_", []string{"a_b"}}, // not aa, ab
+		{"a_b", []string{"a_b"}},
+		{"ab", []string{"ab"}},
+		{"abc", []string{}},
+		{"A", []string{}}, // byte-wise: no case folding
+		{"Z", []string{"Zed"}},
+		{"é", []string{"é", "éa"}},
+		{"e", []string{"e"}},
+		{"😀", []string{"😀"}},
+		{"%", []string{}},
+		{"_", []string{}},
+		{"\U0010FFFF", []string{}},                // no string after it to bound the range
+		{"x\U0010FFFF", []string{"x\U0010FFFF!"}}, // up to y
+		{"x", []string{"x\U0010FFFF!"}},
+		{"\uD7FF", []string{"\uD7FFa"}}, // up to U+E000: UTF-8 has no surrogates
+	} {
+		want := c.want
+		if want == nil {
+			want = listUsernames(t, s, storage.UserFilter{})
+		}
+		got := listUsernames(t, s, storage.UserFilter{UsernamePrefix: c.prefix})
+		if !slices.Equal(got, want) {
+			t.Errorf("ListUsers(UsernamePrefix %q) = %q, want %q", c.prefix, got, want)
+		}
+	}
+}
+
+func testUserListPages(t *testing.T, s storage.Store) {
+	for _, name := range orderedNames {
+		mkUser(t, s, name)
+	}
+	for _, f := range []storage.UserFilter{
+		{Limit: 1},
+		{Limit: 4},
+		{Limit: len(orderedNames)},
+		{Limit: 3, UsernamePrefix: "a"},
+	} {
+		all := listUsernames(t, s, storage.UserFilter{UsernamePrefix: f.UsernamePrefix, Limit: storage.MaxListLimit})
+		var got []string
+		for page := 0; page <= len(all); page++ {
+			names := listUsernames(t, s, f)
+			if len(names) > f.Limit {
+				t.Fatalf("ListUsers(%+v) listed %d, want at most %d", f, len(names), f.Limit)
+			}
+			got = append(got, names...)
+			if len(names) < f.Limit {
+				break
+			}
+			f.After = names[len(names)-1]
+		}
+		if !slices.Equal(got, all) {
+			t.Errorf("ListUsers in pages of %d from %q = %q, want %q", f.Limit, f.UsernamePrefix, got, all)
+		}
+	}
+	// The cursor need not be a username.
+	got := listUsernames(t, s, storage.UserFilter{After: "a.", Limit: 2})
+	if want := []string{"a.b", "aZ"}; !slices.Equal(got, want) {
+		t.Errorf("ListUsers(After a.) = %q, want %q", got, want)
+	}
+	got = listUsernames(t, s, storage.UserFilter{After: "😀"})
+	if len(got) != 0 {
+		t.Errorf("ListUsers(After the last) = %q, want []", got)
+	}
+}
+
+func testUserListFilters(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	viewer, admin := mkRole(t, s, "Viewer"), mkRole(t, s, "Admin")
+	inv, plat := mkDepartment(t, s, "INVENTORY", viewer, admin), mkDepartment(t, s, "PLATFORM", admin)
+	mkDepartment(t, s, "EMPTY")
+	users := map[string]*storage.User{}
+	for _, name := range []string{"alice", "amy", "bob", "carol", "dave"} {
+		users[name] = mkUser(t, s, name)
+	}
+	_, err := s.UpdateUser(ctx, users["amy"].ID, func(u *storage.User) error { u.Active = false; return nil })
+	ok(t, "UpdateUser(amy)", err)
+	_, err = s.UpdateUser(ctx, users["carol"].ID, func(u *storage.User) error { u.Active = false; return nil })
+	ok(t, "UpdateUser(carol)", err)
+	for _, m := range []struct {
+		user string
+		dept *storage.Department
+		role *storage.Role
+	}{
+		{"alice", inv, viewer},
+		{"alice", plat, admin},
+		{"amy", inv, viewer},
+		{"bob", plat, nil},
+		{"carol", inv, admin},
+	} {
+		ok(t, "AddUserDepartment("+m.user+", "+m.dept.Code+")", s.AddUserDepartment(ctx, users[m.user].ID, m.dept.ID))
+		if m.role != nil {
+			ok(t, "AssignUserRole("+m.user+", "+m.role.Name+")", s.AssignUserRole(ctx, users[m.user].ID, m.role.ID))
+		}
+	}
+	yes, no := true, false
+	for _, c := range []struct {
+		name string
+		f    storage.UserFilter
+		want []string
+	}{
+		{"all", storage.UserFilter{}, []string{"alice", "amy", "bob", "carol", "dave"}},
+		{"department", storage.UserFilter{Department: "INVENTORY"}, []string{"alice", "amy", "carol"}},
+		{"other department", storage.UserFilter{Department: "PLATFORM"}, []string{"alice", "bob"}},
+		{"empty department", storage.UserFilter{Department: "EMPTY"}, []string{}},
+		{"unknown department", storage.UserFilter{Department: "NOPE"}, []string{}},
+		{"department code is exact", storage.UserFilter{Department: "inventory"}, []string{}},
+		{"role", storage.UserFilter{Role: "Viewer"}, []string{"alice", "amy"}},
+		{"other role", storage.UserFilter{Role: "Admin"}, []string{"alice", "carol"}},
+		{"unknown role", storage.UserFilter{Role: "Nope"}, []string{}},
+		{"active", storage.UserFilter{Active: &yes}, []string{"alice", "bob", "dave"}},
+		{"inactive", storage.UserFilter{Active: &no}, []string{"amy", "carol"}},
+		{"department and role", storage.UserFilter{Department: "INVENTORY", Role: "Admin"}, []string{"alice", "carol"}},
+		{"department and active", storage.UserFilter{Department: "INVENTORY", Active: &yes}, []string{"alice"}},
+		{"role and inactive", storage.UserFilter{Role: "Viewer", Active: &no}, []string{"amy"}},
+		{"prefix and department", storage.UserFilter{UsernamePrefix: "a", Department: "INVENTORY"}, []string{"alice", "amy"}},
+		{"prefix and role and active", storage.UserFilter{UsernamePrefix: "a", Role: "Viewer", Active: &yes}, []string{"alice"}},
+		{"department after", storage.UserFilter{Department: "INVENTORY", After: "alice"}, []string{"amy", "carol"}},
+		{"everything", storage.UserFilter{UsernamePrefix: "a", Department: "INVENTORY", Role: "Viewer", Active: &no, After: "a", Limit: 1}, []string{"amy"}},
+		{"limit", storage.UserFilter{Department: "INVENTORY", Limit: 2}, []string{"alice", "amy"}},
+	} {
+		if got := listUsernames(t, s, c.f); !slices.Equal(got, c.want) {
+			t.Errorf("ListUsers(%s: %+v) = %q, want %q", c.name, c.f, got, c.want)
+		}
+	}
+}
+
+func testUserListLimit(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	var want []string
+	ok(t, "InTx", s.InTx(ctx, func(ctx context.Context) error {
+		for i := range storage.DefaultListLimit + 5 {
+			u := &storage.User{Username: fmt.Sprintf("user%03d", i)}
+			if err := s.CreateUser(ctx, u); err != nil {
+				return err
+			}
+			want = append(want, u.Username)
+		}
+		return nil
+	}))
+	if got := listUsernames(t, s, storage.UserFilter{}); !slices.Equal(got, want[:storage.DefaultListLimit]) {
+		t.Errorf("ListUsers() = %d users, want the first %d", len(got), storage.DefaultListLimit)
+	}
+	if got := listUsernames(t, s, storage.UserFilter{Limit: storage.MaxListLimit}); !slices.Equal(got, want) {
+		t.Errorf("ListUsers(Limit MaxListLimit) = %d users, want all %d", len(got), len(want))
+	}
+	for _, f := range []storage.UserFilter{
+		{Limit: storage.MaxListLimit + 1},
+		{Limit: -1},
+		{UsernamePrefix: "user\xff"},
+		{UsernamePrefix: "user\x00"},
+		{After: "\xc3"},
+		{Department: "\x00"},
+		{Role: "\xff"},
+	} {
+		us, err := s.ListUsers(ctx, f)
+		is(t, fmt.Sprintf("ListUsers(%+v)", f), err, storage.ErrInvalid)
+		if us != nil {
+			t.Errorf("ListUsers(%+v) = %d users, want nil", f, len(us))
+		}
 	}
 }
