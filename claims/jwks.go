@@ -105,7 +105,13 @@ func (v *Verifier) discover(ctx context.Context) (string, error) {
 // Other keys are skipped, as are kids that appear twice. A JWKS with no
 // usable key is an error.
 func (v *Verifier) fetchKeys(ctx context.Context) (*keySet, error) {
-	b, err := v.get(ctx, v.jwksURL)
+	var b []byte
+	var err error
+	if v.jwks != nil {
+		b, err = v.jwks(ctx)
+	} else {
+		b, err = v.get(ctx, v.jwksURL)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("claims: jwks: %w", err)
 	}

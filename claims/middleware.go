@@ -48,6 +48,23 @@ type middleware struct {
 	cookie string // "" when tokens are read from the Authorization header only
 	realm  string // quoted-string ready, see quote
 	log    *slog.Logger
+	body   ErrorWriter // nil: the default {"error": code} body
+}
+
+// ErrorWriter writes the body of a refusal after Middleware, or a Require…
+// behind it, has set the WWW-Authenticate header. status is 400, 401 or
+// 403; code is the RFC 6750 error code, "" for a request that carried no
+// token; scope lists the missing permissions of a 403, space-separated.
+type ErrorWriter func(w http.ResponseWriter, r *http.Request, status int, code, scope string)
+
+// WithErrorWriter replaces the JSON body of refusals, for an API whose
+// errors have another shape (RFC 9457 problem details, say). The status
+// and the WWW-Authenticate challenge stay those of RFC 6750.
+func WithErrorWriter(fn ErrorWriter) MiddlewareOption {
+	if fn == nil {
+		panic("claims: WithErrorWriter: nil writer")
+	}
+	return func(m *middleware) { m.body = fn }
 }
 
 // WithCookie makes Middleware also read the token from the cookie name, for
@@ -111,16 +128,16 @@ func Middleware(v *Verifier, opts ...MiddlewareOption) func(http.Handler) http.H
 			token, status := m.token(r)
 			switch status {
 			case http.StatusUnauthorized:
-				m.challenge(w, http.StatusUnauthorized, "", "")
+				m.challenge(w, r, http.StatusUnauthorized, "", "")
 				return
 			case http.StatusBadRequest:
-				m.challenge(w, http.StatusBadRequest, "invalid_request", "")
+				m.challenge(w, r, http.StatusBadRequest, "invalid_request", "")
 				return
 			}
 			a, err := m.v.Verify(r.Context(), token)
 			if err != nil {
 				m.log.LogAttrs(r.Context(), slog.LevelDebug, "access token refused", slog.Any("error", err))
-				m.challenge(w, http.StatusUnauthorized, "invalid_token", "")
+				m.challenge(w, r, http.StatusUnauthorized, "invalid_token", "")
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), contextKey{}, &verified{a: a, m: m})))
@@ -233,11 +250,11 @@ func require(missing func(*Access) []string) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			v, ok := r.Context().Value(contextKey{}).(*verified)
 			if !ok || v.a == nil {
-				defaultMiddleware.challenge(w, http.StatusUnauthorized, "", "")
+				defaultMiddleware.challenge(w, r, http.StatusUnauthorized, "", "")
 				return
 			}
 			if lack := missing(v.a); len(lack) > 0 {
-				v.m.challenge(w, http.StatusForbidden, "insufficient_scope", strings.Join(lack, " "))
+				v.m.challenge(w, r, http.StatusForbidden, "insufficient_scope", strings.Join(lack, " "))
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -248,7 +265,7 @@ func require(missing func(*Access) []string) func(http.Handler) http.Handler {
 // challenge answers status with an RFC 6750 §3 WWW-Authenticate header and
 // a JSON body {"error": code}. An empty code means no error attribute
 // (RFC 6750 §3.1: a request without credentials).
-func (m *middleware) challenge(w http.ResponseWriter, status int, code, scope string) {
+func (m *middleware) challenge(w http.ResponseWriter, r *http.Request, status int, code, scope string) {
 	c := "Bearer realm=" + m.realm
 	if code != "" {
 		c += `, error="` + code + `"`
@@ -261,6 +278,10 @@ func (m *middleware) challenge(w http.ResponseWriter, status int, code, scope st
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	if m.body != nil {
+		m.body(w, r, status, code, scope)
+		return
+	}
 	w.WriteHeader(status)
 	body := code
 	if body == "" {
