@@ -54,6 +54,9 @@ type clients struct {
 
 	mu    sync.RWMutex
 	cache map[string]cachedClient // guarded by mu; active clients only, never misses
+	// gen counts Forget calls, guarded by mu: a read that began before a
+	// Forget does not cache what it read.
+	gen uint64
 }
 
 type cachedClient struct {
@@ -63,6 +66,9 @@ type cachedClient struct {
 
 // maxCachedClients bounds the cache; past it the cache starts over.
 const maxCachedClients = 10_000
+
+// maxClientIDLength bounds the client_id looked up; no client has a longer one.
+const maxClientIDLength = 255
 
 var _ fosite.ClientManager = (*clients)(nil)
 
@@ -77,12 +83,14 @@ func (m *clients) GetClient(ctx context.Context, id string) (fosite.Client, erro
 }
 
 func (m *clients) get(ctx context.Context, id string) (*client, error) {
-	if len(id) > 255 {
+	if len(id) > maxClientIDLength {
 		return nil, fosite.ErrNotFound
 	}
+	var gen uint64
 	if m.ttl > 0 {
 		m.mu.RLock()
 		e, ok := m.cache[id]
+		gen = m.gen
 		m.mu.RUnlock()
 		if ok && m.now().Before(e.expires) {
 			return e.c, nil
@@ -112,11 +120,27 @@ func (m *clients) get(ctx context.Context, id string) (*client, error) {
 		if len(m.cache) >= maxCachedClients {
 			clear(m.cache)
 		}
-		m.cache[id] = cachedClient{c: c, expires: m.now().Add(m.ttl)}
+		if m.gen == gen {
+			m.cache[id] = cachedClient{c: c, expires: m.now().Add(m.ttl)}
+		}
 		m.mu.Unlock()
 	}
 	return c, nil
 }
+
+// forget drops the cached client, so that a change made through this
+// server takes effect here at once; other replicas see it within the ttl.
+func (m *clients) forget(id string) {
+	m.mu.Lock()
+	delete(m.cache, id)
+	m.gen++
+	m.mu.Unlock()
+}
+
+// ForgetClient drops what this server cached of a client: call it after
+// changing the client (secret, roles, active) so that the change applies
+// to the next request here.
+func (s *Server) ForgetClient(clientID string) { s.clients.forget(clientID) }
 
 // ClientAssertionJWTValid implements fosite.ClientManager. Gaia does not
 // accept private_key_jwt client assertions, so no assertion is ever valid.
