@@ -1,0 +1,268 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/gaia-platform/iam/storage"
+)
+
+// Department is a department as the seed declares it.
+type Department struct {
+	Code         string   `json:"code"`
+	Name         string   `json:"name"`
+	AllowedRoles []string `json:"allowed_roles"`
+}
+
+// Role is a role as the seed declares it.
+type Role struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Permissions []string `json:"permissions"`
+}
+
+// Permission is a permission as the seed declares it.
+type Permission struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+func departmentOf(d storage.Department) Department {
+	return Department{Code: d.Code, Name: d.Name, AllowedRoles: nonNil(d.AllowedRoles)}
+}
+
+func roleOf(r storage.Role) Role {
+	return Role{Name: r.Name, Description: r.Description, Permissions: nonNil(r.Permissions)}
+}
+
+func (a *API) userDepartments(w http.ResponseWriter, r *http.Request) error {
+	id, err := userID(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if _, err := a.store.GetUser(ctx, id); err != nil {
+		return err
+	}
+	mine, err := a.store.UserDepartments(ctx, id)
+	if err != nil {
+		return err
+	}
+	all, err := a.departments(ctx) // for the allowed roles
+	if err != nil {
+		return err
+	}
+	out := Items[Department]{Items: make([]Department, 0, len(mine))}
+	for _, d := range mine {
+		out.Items = append(out.Items, all[d.Code])
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) departments(ctx context.Context) (map[string]Department, error) {
+	ds, err := a.store.ListDepartments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]Department, len(ds))
+	for _, d := range ds {
+		m[d.Code] = departmentOf(d)
+	}
+	return m, nil
+}
+
+func (a *API) addDepartment(w http.ResponseWriter, r *http.Request) error {
+	id, err := userID(r)
+	if err != nil {
+		return err
+	}
+	if err := noBody(r); err != nil {
+		return err
+	}
+	code := chi.URLParam(r, "code")
+	err = a.change(r, "user", id, func(ctx context.Context, ev *storage.AuditEvent) error {
+		ev.Details = map[string]string{"department": code}
+		err := a.users.AddDepartment(ctx, id, code)
+		if errors.Is(err, storage.ErrConflict) {
+			return problem(http.StatusConflict, KindConflict, "the user is already in department %s", code)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// Unassigned lists the roles a cascading department removal took away.
+type Unassigned struct {
+	Roles []string `json:"unassigned_roles"`
+}
+
+func (a *API) removeDepartment(w http.ResponseWriter, r *http.Request) error {
+	id, err := userID(r)
+	if err != nil {
+		return err
+	}
+	if err := noBody(r); err != nil {
+		return err
+	}
+	q, err := parseQuery(r, "cascade")
+	if err != nil {
+		return err
+	}
+	cascade := q.boolean("cascade")
+	if err := q.err(); err != nil {
+		return err
+	}
+	code := chi.URLParam(r, "code")
+	var removed []string
+	err = a.change(r, "user", id, func(ctx context.Context, ev *storage.AuditEvent) error {
+		ev.Details = map[string]string{"department": code}
+		var err error
+		removed, err = a.users.RemoveDepartment(ctx, id, code, cascade != nil && *cascade)
+		if err != nil {
+			return err
+		}
+		if len(removed) > 0 {
+			ev.Details["unassigned_roles"] = strings.Join(removed, " ")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, Unassigned{Roles: nonNil(removed)})
+	return nil
+}
+
+func (a *API) userRoles(w http.ResponseWriter, r *http.Request) error {
+	id, err := userID(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if _, err := a.store.GetUser(ctx, id); err != nil {
+		return err
+	}
+	mine, err := a.store.UserRoles(ctx, id)
+	if err != nil {
+		return err
+	}
+	all, err := a.roles(ctx) // for the permissions
+	if err != nil {
+		return err
+	}
+	out := Items[Role]{Items: make([]Role, 0, len(mine))}
+	for _, role := range mine {
+		out.Items = append(out.Items, all[role.Name])
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) roles(ctx context.Context) (map[string]Role, error) {
+	rs, err := a.store.ListRoles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]Role, len(rs))
+	for _, r := range rs {
+		m[r.Name] = roleOf(r)
+	}
+	return m, nil
+}
+
+// assignRole gives the user a role under the department rule: refused
+// with 422, naming the rule, when none of the user's departments allows it.
+func (a *API) assignRole(w http.ResponseWriter, r *http.Request) error {
+	id, err := userID(r)
+	if err != nil {
+		return err
+	}
+	if err := noBody(r); err != nil {
+		return err
+	}
+	name := chi.URLParam(r, "name")
+	err = a.change(r, "user", id, func(ctx context.Context, ev *storage.AuditEvent) error {
+		ev.Details = map[string]string{"role": name}
+		err := a.users.AssignRole(ctx, id, name)
+		if errors.Is(err, storage.ErrConflict) {
+			return problem(http.StatusConflict, KindConflict, "the user already holds role %s", name)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) unassignRole(w http.ResponseWriter, r *http.Request) error {
+	id, err := userID(r)
+	if err != nil {
+		return err
+	}
+	if err := noBody(r); err != nil {
+		return err
+	}
+	name := chi.URLParam(r, "name")
+	err = a.change(r, "user", id, func(ctx context.Context, ev *storage.AuditEvent) error {
+		ev.Details = map[string]string{"role": name}
+		if _, err := a.store.GetUser(ctx, id); err != nil {
+			return err
+		}
+		return a.users.UnassignRole(ctx, id, name)
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) listRoles(w http.ResponseWriter, r *http.Request) error {
+	rs, err := a.store.ListRoles(r.Context())
+	if err != nil {
+		return err
+	}
+	out := Items[Role]{Items: make([]Role, 0, len(rs))}
+	for _, role := range rs {
+		out.Items = append(out.Items, roleOf(role))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) listPermissions(w http.ResponseWriter, r *http.Request) error {
+	ps, err := a.store.ListPermissions(r.Context())
+	if err != nil {
+		return err
+	}
+	out := Items[Permission]{Items: make([]Permission, 0, len(ps))}
+	for _, p := range ps {
+		out.Items = append(out.Items, Permission{Name: p.Name, Description: p.Description})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) listDepartments(w http.ResponseWriter, r *http.Request) error {
+	ds, err := a.store.ListDepartments(r.Context())
+	if err != nil {
+		return err
+	}
+	out := Items[Department]{Items: make([]Department, 0, len(ds))}
+	for _, d := range ds {
+		out.Items = append(out.Items, departmentOf(d))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -1,0 +1,189 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gaia-platform/iam/rbac"
+	"github.com/gaia-platform/iam/storage"
+)
+
+// ProblemTypePrefix starts every problem type URI; the kind follows it.
+// The URIs are stable identifiers (RFC 9457 §3.1.1), not links.
+const ProblemTypePrefix = "urn:gaia-iam:problem:"
+
+// The kinds of problem the API answers with. Clients switch on the type,
+// never on the detail text.
+const (
+	KindMalformed        = "malformed-request"
+	KindValidation       = "validation"
+	KindUnauthorized     = "unauthorized"
+	KindForbidden        = "forbidden"
+	KindNotFound         = "not-found"
+	KindMethodNotAllowed = "method-not-allowed"
+	KindConflict         = "conflict"
+	KindDependentRoles   = "dependent-roles"
+	KindRoleNotAllowed   = "role-not-allowed"
+	KindTooLarge         = "payload-too-large"
+	KindMediaType        = "unsupported-media-type"
+	KindInternal         = "internal"
+)
+
+var problemTitles = map[string]string{
+	KindMalformed:        "Malformed request",
+	KindValidation:       "Invalid request",
+	KindUnauthorized:     "Unauthorized",
+	KindForbidden:        "Forbidden",
+	KindNotFound:         "Not found",
+	KindMethodNotAllowed: "Method not allowed",
+	KindConflict:         "Conflict",
+	KindDependentRoles:   "Held roles depend on the department",
+	KindRoleNotAllowed:   "Role not allowed by the user's departments",
+	KindTooLarge:         "Payload too large",
+	KindMediaType:        "Unsupported media type",
+	KindInternal:         "Internal error",
+}
+
+// FieldError names one invalid field of a request.
+type FieldError struct {
+	Field  string `json:"field"`
+	Detail string `json:"detail"`
+}
+
+// Problem is an RFC 9457 problem details object, with the extension
+// members Gaia's kinds use.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+
+	// Extension members, each present only with its kinds; a nil slice is
+	// left out, an empty one is shown.
+	Errors             []FieldError `json:"errors,omitzero"`               // validation
+	Roles              []string     `json:"roles,omitzero"`                // dependent-roles
+	Role               string       `json:"role,omitempty"`                // role-not-allowed
+	Departments        []string     `json:"departments,omitzero"`          // role-not-allowed
+	RequiredPermission string       `json:"required_permission,omitempty"` // forbidden
+}
+
+// Error makes a *Problem an error a handler can return.
+func (p *Problem) Error() string { return p.Type + ": " + p.Detail }
+
+// Kind is the part of Type after ProblemTypePrefix.
+func (p *Problem) Kind() string { return strings.TrimPrefix(p.Type, ProblemTypePrefix) }
+
+func problem(status int, kind, format string, args ...any) *Problem {
+	return &Problem{
+		Type:   ProblemTypePrefix + kind,
+		Title:  problemTitles[kind],
+		Status: status,
+		Detail: fmt.Sprintf(format, args...),
+	}
+}
+
+// invalid is a validation problem about one field.
+func invalid(field, detail string) *Problem {
+	p := problem(http.StatusBadRequest, KindValidation, "%s", detail)
+	p.Errors = []FieldError{{Field: field, Detail: detail}}
+	return p
+}
+
+// toProblem maps an error from the domain or the store to the problem the
+// client sees. Only the kinds a client can act on carry the error's text;
+// anything unexpected is an internal error whose cause goes to the log.
+func toProblem(err error) *Problem {
+	var (
+		p   *Problem
+		ve  *rbac.ValidationError
+		rna *rbac.RoleNotAllowedError
+		dep *rbac.DependentRolesError
+	)
+	switch {
+	case errors.As(err, &p):
+		return p
+	case errors.As(err, &ve):
+		p := problem(http.StatusBadRequest, KindValidation, "%s", fieldsSummary(len(ve.Fields)))
+		for _, f := range ve.Fields {
+			p.Errors = append(p.Errors, FieldError{Field: f.Field, Detail: f.Detail})
+		}
+		return p
+	case errors.As(err, &rna):
+		p := problem(http.StatusUnprocessableEntity, KindRoleNotAllowed, "%s", rna.Error())
+		p.Role, p.Departments = rna.Role, nonNil(rna.Departments)
+		return p
+	case errors.As(err, &dep):
+		p := problem(http.StatusConflict, KindDependentRoles,
+			"%s; retry with cascade=true to unassign them too", dep.Error())
+		p.Roles = dep.Roles
+		return p
+	case errors.Is(err, rbac.ErrPublicClient):
+		return problem(http.StatusConflict, KindConflict, "a public client has no secret")
+	case errors.Is(err, rbac.ErrInvalidInput), errors.Is(err, storage.ErrInvalid):
+		return invalid("body", err.Error())
+	case errors.Is(err, storage.ErrNotFound):
+		return problem(http.StatusNotFound, KindNotFound, "%s does not exist", subject(err))
+	case errors.Is(err, storage.ErrConflict):
+		return problem(http.StatusConflict, KindConflict, "%s conflicts with what is stored", subject(err))
+	}
+	return nil
+}
+
+// subject is what a wrapped domain error is about: the text before its
+// first colon ("role InventoryViewer: get role: not found" → "role
+// InventoryViewer"). Domain errors start with what they address.
+func subject(err error) string {
+	s, _, _ := strings.Cut(err.Error(), ":")
+	return s
+}
+
+func fieldsSummary(n int) string {
+	if n == 1 {
+		return "1 field is invalid"
+	}
+	return fmt.Sprintf("%d fields are invalid", n)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// writeProblem answers with p. Problem bodies are never cached.
+func writeProblem(w http.ResponseWriter, p *Problem) {
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// writeError maps err and answers with it; an unexpected error is logged
+// with the request's method and route, and answered 500 with no detail.
+func (a *API) writeError(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) {
+	p := toProblem(err)
+	if p == nil {
+		a.log.LogAttrs(ctx, slog.LevelError, "admin request failed",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+		p = problem(http.StatusInternalServerError, KindInternal, "internal error")
+	}
+	writeProblem(w, p)
+}
+
+// writeJSON answers status with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,282 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/gaia-platform/iam/rbac"
+	"github.com/gaia-platform/iam/storage"
+)
+
+// User is a user as the API shows it: never the password hash.
+type User struct {
+	ID          string    `json:"id"`
+	Username    string    `json:"username"`
+	Email       string    `json:"email"`
+	Active      bool      `json:"active"`
+	HasPassword bool      `json:"has_password"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+func userOf(u *storage.User) User {
+	return User{
+		ID: u.ID, Username: u.Username, Email: u.Email, Active: u.Active,
+		HasPassword: u.PasswordHash != "", CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+	}
+}
+
+// Page is one page of a list; NextCursor is empty on the last one.
+type Page[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// Items is a list returned whole.
+type Items[T any] struct {
+	Items []T `json:"items"`
+}
+
+// userID is the {id} of the path, or a 404 when it cannot name a user.
+func userID(r *http.Request) (string, error) {
+	raw := chi.URLParam(r, "id")
+	id, ok := storage.CanonicalID(raw)
+	if !ok {
+		return "", problem(http.StatusNotFound, KindNotFound, "user %s: not found", strconv.Quote(raw))
+	}
+	return id, nil
+}
+
+type newUser struct {
+	Username string `json:"username"`
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
+	var in newUser
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	var u *storage.User
+	err := a.change(r, "user", "", func(ctx context.Context, ev *storage.AuditEvent) error {
+		var err error
+		u, err = a.users.CreateUser(ctx, rbac.NewUser{Username: in.Username, Email: in.Email, Password: in.Password})
+		if errors.Is(err, storage.ErrConflict) {
+			return problem(http.StatusConflict, KindConflict, "the username is taken")
+		}
+		if err != nil {
+			return err
+		}
+		ev.TargetID = u.ID
+		ev.Details = map[string]string{"username": u.Username}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/admin/v1/users/"+u.ID)
+	writeJSON(w, http.StatusCreated, userOf(u))
+	return nil
+}
+
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r, "username_prefix", "department", "role", "active", "limit", "cursor")
+	if err != nil {
+		return err
+	}
+	f := storage.UserFilter{
+		Department: q.str("department"),
+		Role:       q.str("role"),
+		Active:     q.boolean("active"),
+		After:      q.cursor(),
+		Limit:      q.limit() + 1, // one more tells whether a next page exists
+	}
+	if p := q.str("username_prefix"); p != "" {
+		if f.UsernamePrefix, err = rbac.NormalizeUsername(p); err != nil {
+			q.bad("username_prefix", "not the start of a valid username")
+		}
+	}
+	if err := q.err(); err != nil {
+		return err
+	}
+	users, err := a.store.ListUsers(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	page := Page[User]{Items: make([]User, 0, len(users))}
+	if len(users) == f.Limit {
+		users = users[:len(users)-1]
+		page.NextCursor = encodeCursor(users[len(users)-1].Username)
+	}
+	for i := range users {
+		page.Items = append(page.Items, userOf(&users[i]))
+	}
+	writeJSON(w, http.StatusOK, page)
+	return nil
+}
+
+func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
+	id, err := userID(r)
+	if err != nil {
+		return err
+	}
+	u, err := a.store.GetUser(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, userOf(u))
+	return nil
+}
+
+type userChange struct {
+	Email  *string `json:"email"`
+	Active *bool   `json:"active"`
+}
+
+// updateUser changes email and active. Making a user inactive is a
+// disable: every refresh token of theirs is revoked with it.
+func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
+	id, err := userID(r)
+	if err != nil {
+		return err
+	}
+	var in userChange
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if in.Email == nil && in.Active == nil {
+		return invalid("body", "give email, active or both")
+	}
+	var u *storage.User
+	err = a.change(r, "user", id, func(ctx context.Context, ev *storage.AuditEvent) error {
+		if in.Email == nil { // only active: say which way
+			ev.Action = "user.enable"
+			if !*in.Active {
+				ev.Action = "user.disable"
+			}
+		}
+		var (
+			revoked int
+			err     error
+		)
+		u, revoked, err = a.users.UpdateUser(ctx, id, rbac.UserChange{Email: in.Email, Active: in.Active})
+		if err != nil {
+			return err
+		}
+		ev.Details = map[string]string{"active": strconv.FormatBool(u.Active)}
+		if in.Email != nil {
+			ev.Details["email_changed"] = "true"
+		}
+		if !u.Active {
+			ev.Details["revoked_sessions"] = strconv.Itoa(revoked)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, userOf(u))
+	return nil
+}
+
+func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	id, err := userID(r)
+	if err != nil {
+		return err
+	}
+	if err := noBody(r); err != nil {
+		return err
+	}
+	err = a.change(r, "user", id, func(ctx context.Context, _ *storage.AuditEvent) error {
+		return a.users.DeleteUser(ctx, id)
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type newPassword struct {
+	Password string `json:"password"`
+}
+
+func (a *API) setPassword(w http.ResponseWriter, r *http.Request) error {
+	id, err := userID(r)
+	if err != nil {
+		return err
+	}
+	var in newPassword
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	err = a.change(r, "user", id, func(ctx context.Context, _ *storage.AuditEvent) error {
+		return a.users.SetPassword(ctx, id, in.Password)
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// Logout is the answer to a forced logout.
+type Logout struct {
+	RevokedSessions int `json:"revoked_sessions"`
+}
+
+// logout revokes every refresh token of the user. Their access tokens stay
+// valid until they expire (15 minutes by default): services verify them
+// offline and cannot learn of the logout sooner.
+func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
+	id, err := userID(r)
+	if err != nil {
+		return err
+	}
+	if err := noBody(r); err != nil {
+		return err
+	}
+	var n int
+	err = a.change(r, "user", id, func(ctx context.Context, ev *storage.AuditEvent) error {
+		var err error
+		if n, err = a.users.Logout(ctx, id); err != nil {
+			return err
+		}
+		ev.Details = map[string]string{"revoked_sessions": strconv.Itoa(n)}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, Logout{RevokedSessions: n})
+	return nil
+}
+
+// EffectivePermissions is what the user's next token would carry.
+type EffectivePermissions struct {
+	UserID      string   `json:"user_id"`
+	Active      bool     `json:"active"`
+	Roles       []string `json:"roles"`
+	Permissions []string `json:"permissions"`
+}
+
+func (a *API) userPermissions(w http.ResponseWriter, r *http.Request) error {
+	id, err := userID(r)
+	if err != nil {
+		return err
+	}
+	u, g, err := a.users.Grants(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, EffectivePermissions{
+		UserID: u.ID, Active: u.Active, Roles: nonNil(g.Roles), Permissions: nonNil(g.Permissions),
+	})
+	return nil
+}
