@@ -11,6 +11,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/gaia-platform/iam/audit"
 	"github.com/gaia-platform/iam/claims"
 	"github.com/gaia-platform/iam/storage"
 )
@@ -134,15 +135,19 @@ func (s *Server) Introspect(w http.ResponseWriter, r *http.Request) {
 // ends its login: the whole family, and with it the family's access tokens
 // at introspection. Revoking an access token lists its jti as revoked.
 // Tokens of other clients are left alone, and every outcome short of a
-// failure is 200 (§2.2), so the endpoint tells nothing about tokens.
+// failure is 200 (§2.2), so the endpoint tells nothing about tokens; the
+// audit log tells what was revoked, or why nothing was.
 func (s *Server) Revoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	caller, token, err := s.clientRequest(w, r)
 	if err != nil {
+		s.auditRevoke(ctx, r, nil, revocation{}, err)
 		s.writeError(ctx, w, r, err)
 		return
 	}
-	if err := s.revoke(ctx, caller.GetID(), token); err != nil {
+	rev, err := s.revoke(ctx, caller.GetID(), token)
+	s.auditRevoke(ctx, r, caller, rev, err)
+	if err != nil {
 		s.log.ErrorContext(ctx, "revocation failed", "error", err)
 		w.Header().Set("Retry-After", "5")
 		s.writeError(ctx, w, r, &oauthError{"temporarily_unavailable", descriptions["temporarily_unavailable"], http.StatusServiceUnavailable})
@@ -152,19 +157,38 @@ func (s *Server) Revoke(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-func (s *Server) revoke(ctx context.Context, clientID, token string) error {
+// revocation is what a revocation request did.
+type revocation struct {
+	// targetType and targetID name the token family or access token the
+	// presented token stands for; empty when it stands for none.
+	targetType, targetID string
+	// refused is why nothing was revoked: "" when the target was.
+	refused string
+}
+
+func (s *Server) revoke(ctx context.Context, clientID, token string) (revocation, error) {
 	if a, err := s.access.verify(token); err == nil {
+		rev := revocation{targetType: audit.TargetAccessToken, targetID: a.ID}
 		if a.ClientID != clientID {
-			return nil
+			rev.refused = reasonOtherClient
+			return rev, nil
 		}
-		return s.store.RevokeAccessToken(ctx, a.ID, timeFromUnix(a.Expiry))
+		return rev, s.store.RevokeAccessToken(ctx, a.ID, timeFromUnix(a.Expiry))
 	}
 	_, fam, err := s.refreshToken(ctx, token)
-	if err != nil || fam == nil || fam.ClientID != clientID {
-		return err
+	if err != nil {
+		return revocation{}, err
+	}
+	if fam == nil {
+		return revocation{refused: reasonUnknownToken}, nil
+	}
+	rev := revocation{targetType: audit.TargetTokenFamily, targetID: fam.ID}
+	if fam.ClientID != clientID {
+		rev.refused = reasonOtherClient
+		return rev, nil
 	}
 	s.log.InfoContext(ctx, "token family revoked", "family_id", fam.ID, "client_id", clientID)
-	return s.store.RevokeTokenFamily(ctx, fam.ID, s.now())
+	return rev, s.store.RevokeTokenFamily(ctx, fam.ID, s.now())
 }
 
 // clientRequest parses a revocation or introspection request: a bounded

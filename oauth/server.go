@@ -49,13 +49,20 @@ type Server struct {
 	access   *accessTokens
 	refresh  fositeoauth2.RefreshTokenStrategy
 	enigma   *hmac.HMACStrategy // verifies that a refresh token is one we made
+	audit    auditor
 	log      *slog.Logger
 	now      func() time.Time
 }
 
+// auditor records the audit events of the OAuth endpoints. Record must not
+// wait on the database: it runs once per token request.
+type auditor interface {
+	Record(ctx context.Context, e storage.AuditEvent)
+}
+
 // New composes the provider. keys signs and verifies tokens; secrets
-// verifies client secrets.
-func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, secrets *SecretHasher, log *slog.Logger) (*Server, error) {
+// verifies client secrets; rec records logins, refreshes and revocations.
+func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, secrets *SecretHasher, rec auditor, log *slog.Logger) (*Server, error) {
 	switch {
 	case cfg.Issuer == "":
 		return nil, errors.New("oauth: issuer is required")
@@ -65,8 +72,8 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 		return nil, errors.New("oauth: token secret must be at least 32 bytes")
 	case cfg.DefaultAudience == "":
 		return nil, errors.New("oauth: default audience is required")
-	case store == nil || svc == nil || keys == nil || secrets == nil || log == nil:
-		return nil, errors.New("oauth: store, rbac, keys, secrets and log are required")
+	case store == nil || svc == nil || keys == nil || secrets == nil || rec == nil || log == nil:
+		return nil, errors.New("oauth: store, rbac, keys, secrets, auditor and log are required")
 	}
 	fcfg := &fosite.Config{
 		AccessTokenLifespan:  cfg.AccessTokenTTL,
@@ -105,7 +112,7 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 		},
 		&fositeoauth2.RefreshTokenGrantHandler{AccessTokenStrategy: at, RefreshTokenStrategy: rt, TokenRevocationStorage: fs, Config: fcfg},
 	}
-	s := &Server{clients: cl, cfg: cfg, store: store, rbac: svc, fstore: fs, access: at, refresh: rt, enigma: enigma, log: log, now: now}
+	s := &Server{clients: cl, cfg: cfg, store: store, rbac: svc, fstore: fs, access: at, refresh: rt, enigma: enigma, audit: rec, log: log, now: now}
 	// Composed by hand rather than with compose.Compose, whose factories
 	// type-assert the store at run time and panic on a missing method.
 	s.provider = &fosite.Fosite{Store: fs, Config: fcfg}

@@ -111,9 +111,9 @@ func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, 
 }
 
 // GetRefreshTokenSession returns the request a refresh token was issued
-// for. A used or revoked token returns that request and
-// fosite.ErrInactiveToken, which is how fosite detects reuse and revokes
-// the family.
+// for. A used or revoked token returns that request and an *inactiveRefresh
+// error, which is fosite.ErrInactiveToken: that is how fosite detects reuse
+// and revokes the family.
 func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
 	rt, family, err := s.store.GetRefreshToken(ctx, signature)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -127,10 +127,25 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 		return nil, err
 	}
 	if !rt.Active || !family.RevokedAt.IsZero() {
-		return r, fosite.ErrInactiveToken
+		return r, &inactiveRefresh{familyID: family.ID, reuse: family.RevokedAt.IsZero()}
 	}
 	return r, nil
 }
+
+// inactiveRefresh is fosite.ErrInactiveToken for a refresh token of a
+// revoked family, or one already rotated: reuse, for which fosite revokes
+// the family. fosite keeps it as the cause of its invalid_grant, so the
+// token endpoint can tell the audit log which family it was and whether
+// this was reuse.
+type inactiveRefresh struct {
+	familyID string
+	reuse    bool // the token was rotated, its family live until now
+}
+
+func (e *inactiveRefresh) Error() string { return fosite.ErrInactiveToken.Error() }
+
+// Unwrap makes errors.Is(err, fosite.ErrInactiveToken) hold.
+func (e *inactiveRefresh) Unwrap() error { return fosite.ErrInactiveToken }
 
 // DeleteRefreshTokenSession deactivates rather than deletes: the row must
 // stay so that a replay of the token is recognised as reuse.

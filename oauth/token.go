@@ -23,29 +23,39 @@ const maxFormBytes = 64 << 10
 // grantTypes are the grants Gaia serves.
 var grantTypes = []string{"password", "client_credentials", "refresh_token"}
 
-// Token serves POST /oauth2/token (RFC 6749 §3.2).
+// Token serves POST /oauth2/token (RFC 6749 §3.2). Every request for a
+// grant Gaia serves leaves an audit event, recorded before the answer is
+// written.
 func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if err := parseForm(w, r); err != nil {
+	ar, resp, err := s.token(ctx, w, r)
+	s.auditToken(ctx, r, ar, err)
+	if err != nil {
 		s.writeError(ctx, w, r, err)
 		return
 	}
+	s.provider.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// token runs a token request up to its response. On failure it returns
+// the access request as far as fosite got with it, or nil.
+func (s *Server) token(ctx context.Context, w http.ResponseWriter, r *http.Request) (fosite.AccessRequester, fosite.AccessResponder, error) {
+	if err := parseForm(w, r); err != nil {
+		return nil, nil, err
+	}
 	if err := checkTokenRequest(r); err != nil {
-		s.writeError(ctx, w, r, err)
-		return
+		return nil, nil, err
 	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, &Session{})
 	if err == nil {
 		err = checkPublic(ar.GetClient(), r)
 	}
 	if err != nil {
-		s.writeError(ctx, w, r, err)
-		return
+		return ar, nil, err
 	}
 	grant := ar.GetGrantTypes()[0]
 	if err := s.authorize(ctx, grant, ar); err != nil {
-		s.writeError(ctx, w, r, err)
-		return
+		return ar, nil, err
 	}
 
 	// Client credentials write nothing. A password login writes its refresh
@@ -54,26 +64,27 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 	// after signing.
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
-		s.writeError(ctx, w, r, lostRace(err))
-		return
+		return ar, nil, lostRace(err)
 	}
 	if grant != "client_credentials" && ar.GetGrantedScopes().Has("openid") {
 		idToken, err := s.idToken(ar)
 		if err != nil {
-			s.writeError(ctx, w, r, err)
-			return
+			return ar, nil, err
 		}
 		resp.SetExtra("id_token", idToken)
 	}
-	s.provider.WriteAccessResponse(ctx, w, ar, resp)
+	return ar, resp, nil
 }
 
 // lostRace turns fosite's answer to a refresh that lost the rotation race
 // (invalid_request, "retry") into invalid_grant: the token it presented is
 // spent, and retrying it would be reuse.
 func lostRace(err error) error {
-	if errors.Is(err, fosite.ErrSerializationFailure) || errors.Is(err, fosite.ErrInactiveToken) {
-		return fosite.ErrInvalidGrant
+	switch {
+	case errors.Is(err, fosite.ErrSerializationFailure):
+		return &refusal{reasonConcurrentRefresh, fosite.ErrInvalidGrant}
+	case errors.Is(err, fosite.ErrInactiveToken):
+		return &refusal{reasonRevoked, fosite.ErrInvalidGrant}
 	}
 	return err
 }
@@ -176,7 +187,7 @@ func (s *Server) authorize(ctx context.Context, grant string, ar fosite.AccessRe
 		// The session is the one stored with the refresh token.
 		if s.now().After(sess.AuthTime.Add(s.cfg.MaxSessionAge)) {
 			_ = s.fstore.revokeFamily(ctx, ar.GetID())
-			return fosite.ErrInvalidGrant
+			return &refusal{reasonSessionExpired, fosite.ErrInvalidGrant}
 		}
 		if err := s.resolveUser(ctx, ar, sess); err != nil {
 			if errors.Is(err, fosite.ErrInvalidGrant) {
@@ -191,8 +202,11 @@ func (s *Server) authorize(ctx context.Context, grant string, ar fosite.AccessRe
 
 func (s *Server) resolveUser(ctx context.Context, ar fosite.AccessRequester, sess *Session) error {
 	u, g, err := s.rbac.ResolveUser(ctx, sess.Subject)
-	if errors.Is(err, rbac.ErrDisabled) || errors.Is(err, storage.ErrNotFound) {
-		return fosite.ErrInvalidGrant
+	if errors.Is(err, rbac.ErrDisabled) {
+		return &refusal{rbac.ReasonDisabled, fosite.ErrInvalidGrant}
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		return &refusal{rbac.ReasonUnknownUser, fosite.ErrInvalidGrant}
 	}
 	if err != nil {
 		return fmt.Errorf("resolve user: %w", err)

@@ -60,18 +60,23 @@ func checkEmail(email string) error {
 // Authenticate checks a username and password. Every failure — unknown user,
 // wrong password, no password set, disabled user — is ErrInvalidCredentials
 // and costs one argon2id hash, so neither the answer nor its timing tells
-// whether the account exists. A hash with outdated parameters is replaced.
+// whether the account exists. The error is a *CredentialsError, which names
+// the matched user and the reason for the audit log. A hash with outdated
+// parameters is replaced.
 func (s *Service) Authenticate(ctx context.Context, username, pw string) (*storage.User, error) {
 	if len(pw) > password.MaxLength {
-		return nil, ErrInvalidCredentials
+		return nil, &CredentialsError{Reason: ReasonInvalidCredentials}
 	}
 	name, err := NormalizeUsername(username)
 	if err != nil {
-		return nil, s.fail(ctx, pw)
+		return nil, s.fail(ctx, pw, &CredentialsError{Reason: ReasonUnknownUser})
 	}
 	u, err := s.store.GetUserByUsername(ctx, name)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && u.PasswordHash == "") {
-		return nil, s.fail(ctx, pw)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, s.fail(ctx, pw, &CredentialsError{Reason: ReasonUnknownUser})
+	}
+	if err == nil && u.PasswordHash == "" {
+		return nil, s.fail(ctx, pw, &CredentialsError{UserID: u.ID, Reason: ReasonNoPassword})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
@@ -80,8 +85,11 @@ func (s *Service) Authenticate(ctx context.Context, username, pw string) (*stora
 	if err != nil && !errors.Is(err, password.ErrMalformedHash) {
 		return nil, fmt.Errorf("authenticate %q: %w", u.ID, err)
 	}
-	if !ok || !u.Active {
-		return nil, ErrInvalidCredentials
+	if !ok {
+		return nil, &CredentialsError{UserID: u.ID, Reason: ReasonInvalidCredentials}
+	}
+	if !u.Active {
+		return nil, &CredentialsError{UserID: u.ID, Reason: ReasonDisabled}
 	}
 	if rehash {
 		s.rehash(ctx, u, pw)
@@ -89,12 +97,12 @@ func (s *Service) Authenticate(ctx context.Context, username, pw string) (*stora
 	return u, nil
 }
 
-// fail spends a hash's worth of time, then answers ErrInvalidCredentials.
-func (s *Service) fail(ctx context.Context, pw string) error {
+// fail spends a hash's worth of time, then answers cause.
+func (s *Service) fail(ctx context.Context, pw string, cause *CredentialsError) error {
 	if err := s.hasher.VerifyNothing(ctx, pw); err != nil && !errors.Is(err, password.ErrTooLong) {
 		return fmt.Errorf("authenticate: %w", err)
 	}
-	return ErrInvalidCredentials
+	return cause
 }
 
 // rehash upgrades a stored hash after a successful login. Failure is logged

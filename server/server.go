@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/gaia-platform/iam/audit"
 	"github.com/gaia-platform/iam/discovery"
 	"github.com/gaia-platform/iam/oauth"
 	"github.com/gaia-platform/iam/oauth/keys"
@@ -50,6 +51,7 @@ type Server struct {
 	rbac    *rbac.Service
 	seeded  seed.Result
 	store   storage.Store
+	audit   *audit.Recorder
 	log     *slog.Logger
 }
 
@@ -127,6 +129,7 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
+	rec := audit.New(store, log, audit.Options{})
 	o, err := oauth.New(oauth.Config{
 		Issuer:          cfg.Issuer,
 		AccessTokenTTL:  cfg.AccessTokenTTL,
@@ -135,15 +138,17 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 		DefaultAudience: cfg.DefaultAudience,
 		TokenSecret:     refreshKey,
 		ClientCacheTTL:  cfg.ClientCacheTTL,
-	}, store, d.RBAC, ring, d.ClientSecrets, log)
+	}, store, d.RBAC, ring, d.ClientSecrets, rec, log)
 	if err != nil {
+		_ = rec.Close(ctx)
 		return nil, err
 	}
 	disco, err := discovery.NewHandler(discovery.New(cfg.Issuer, cfg.Seed.Scopes()), ring.JWKS)
 	if err != nil {
+		_ = rec.Close(ctx)
 		return nil, err
 	}
-	return &Server{handler: routes(store, o, disco, log), ring: ring, rbac: d.RBAC, seeded: res, store: store, log: log}, nil
+	return &Server{handler: routes(store, o, disco, log), ring: ring, rbac: d.RBAC, seeded: res, store: store, audit: rec, log: log}, nil
 }
 
 // Handler serves every endpoint.
@@ -177,6 +182,14 @@ func (s *Server) purge(ctx context.Context) {
 		s.log.InfoContext(ctx, "expired tokens purged", "rows", n)
 	}
 }
+
+// Audit is the server's audit recorder.
+func (s *Server) Audit() *audit.Recorder { return s.audit }
+
+// Close writes the audit events still queued and stops the recorder's
+// writer; call it once the HTTP server has stopped. Events recorded after
+// Close are written one at a time.
+func (s *Server) Close(ctx context.Context) error { return s.audit.Close(ctx) }
 
 // Seeded reports what reconciling the seed did, including generated
 // passwords to show the operator once.

@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"github.com/gaia-platform/iam/audit"
 	"github.com/gaia-platform/iam/oauth/keys"
 	"github.com/gaia-platform/iam/server"
+	"github.com/gaia-platform/iam/storage"
 )
 
 // keysCmd runs `gaia-iam keys rotate|list`.
@@ -41,6 +44,9 @@ func keysCmd(ctx context.Context, args []string, s sys) error {
 		if err != nil {
 			return err
 		}
+		if err := auditRotation(ctx, store, log, k.ID, s.getenv); err != nil {
+			return fmt.Errorf("signing key %s is current, but its audit event was not written: %w", k.ID, err)
+		}
 		fmt.Fprintf(s.stdout, "new current signing key %s; running servers switch to it within their refresh interval\n", k.ID)
 	}
 	// Listing reads the rows as they are: it needs no key-encryption key and creates nothing.
@@ -59,4 +65,22 @@ func keysCmd(ctx context.Context, args []string, s sys) error {
 		fmt.Fprintf(s.stdout, "%s  %s  created %s  %s\n", k.ID, k.Algorithm, k.CreatedAt.UTC().Format(time.RFC3339), state)
 	}
 	return nil
+}
+
+// auditRotation writes the key.rotate event of the operator who rotated to
+// kid, named by $USER. It is written after the rotation, not in its
+// transaction: that would hold the database's write lock (SQLite) while
+// the new RSA key is generated.
+func auditRotation(ctx context.Context, store storage.Store, log *slog.Logger, kid string, getenv func(string) string) error {
+	operator := getenv("USER")
+	if operator == "" {
+		operator = "operator"
+	}
+	rec := audit.New(store, log, audit.Options{})
+	defer rec.Close(ctx)
+	return rec.Write(ctx, storage.AuditEvent{
+		ActorType: audit.ActorOperator, ActorName: operator,
+		Action: audit.ActionKeyRotate, Outcome: audit.Success,
+		TargetType: audit.TargetSigningKey, TargetID: kid,
+	})
 }

@@ -54,6 +54,15 @@ func serve(ctx context.Context, args []string, s sys) error {
 	}
 	printGenerated(s.stdout, gaia.Seeded().Generated)
 	go gaia.Run(ctx)
+	// Runs once the HTTP server has stopped (and before the store closes):
+	// writes the audit events still queued.
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := gaia.Close(closeCtx); err != nil {
+			log.Error("writing the last audit events failed", "error", err)
+		}
+	}()
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -92,7 +92,13 @@ func Start(t testing.TB, store storage.Store, opts Options) *IAM {
 	hs.Start()
 	ctx, cancel := context.WithCancel(context.Background())
 	go srv.Run(ctx)
-	t.Cleanup(func() { cancel(); hs.Close() })
+	t.Cleanup(func() {
+		cancel()
+		hs.Close()
+		if err := srv.Close(context.Background()); err != nil {
+			t.Errorf("close server: %v", err)
+		}
+	})
 	return &IAM{Issuer: cfg.Issuer, Store: store, Server: srv, KEK: kek, HTTP: hs}
 }
 

@@ -1,0 +1,101 @@
+// Package audit records who did what to whom in Gaia: logins, token
+// refreshes and revocations, key rotations and admin changes, as
+// storage.AuditEvent rows.
+//
+// A Recorder takes events two ways. Record queues an event for a background
+// writer that appends them in batches, so that the token endpoint pays no
+// database round trip for its audit trail. Write appends at once, in the
+// transaction the context carries, so that an admin change and its audit
+// entry commit or roll back together.
+//
+// Events name things (ids, names, reasons); they never hold a password, a
+// secret, a token or a token signature, nor anything a caller typed that
+// did not match a record.
+package audit
+
+import (
+	"net/http"
+	"net/netip"
+)
+
+// Actor types: who did it (storage.AuditEvent.ActorType).
+const (
+	ActorUser      = "user"      // a user, by user id and username
+	ActorService   = "service"   // an OAuth client acting for itself, by client_id and name
+	ActorOperator  = "operator"  // someone at the gaia-iam command line
+	ActorSystem    = "system"    // the server on its own (seed, purge)
+	ActorAnonymous = "anonymous" // nobody authenticated: a failed login
+)
+
+// Outcomes (storage.AuditEvent.Outcome).
+const (
+	Success = "success"
+	Failure = "failure"
+)
+
+// Target types: what it was done to (storage.AuditEvent.TargetType).
+const (
+	TargetUser        = "user"         // by user id
+	TargetClient      = "client"       // by client_id
+	TargetTokenFamily = "token_family" // a login's refresh tokens, by family id
+	TargetAccessToken = "access_token" // by jti
+	TargetSigningKey  = "signing_key"  // by kid
+)
+
+// Actions (storage.AuditEvent.Action), as the admin API contract lists them.
+const (
+	ActionUserCreate           = "user.create"
+	ActionUserUpdate           = "user.update"
+	ActionUserDisable          = "user.disable"
+	ActionUserEnable           = "user.enable"
+	ActionUserDelete           = "user.delete"
+	ActionUserPasswordSet      = "user.password.set"
+	ActionUserLogout           = "user.logout"
+	ActionUserDepartmentAdd    = "user.department.add"
+	ActionUserDepartmentRemove = "user.department.remove"
+	ActionUserRoleAssign       = "user.role.assign"
+	ActionUserRoleUnassign     = "user.role.unassign"
+
+	ActionClientCreate       = "client.create"
+	ActionClientUpdate       = "client.update"
+	ActionClientDisable      = "client.disable"
+	ActionClientEnable       = "client.enable"
+	ActionClientDelete       = "client.delete"
+	ActionClientSecretRotate = "client.secret.rotate"
+	ActionClientRoleAssign   = "client.role.assign"
+	ActionClientRoleUnassign = "client.role.unassign"
+
+	// ActionAuthPassword is a password grant login.
+	ActionAuthPassword = "auth.password"
+	// ActionAuthClientCredentials is a client credentials grant.
+	ActionAuthClientCredentials = "auth.client_credentials"
+	// ActionAuthRefresh is a refresh token grant.
+	ActionAuthRefresh = "auth.refresh"
+	// ActionAuthRefreshReuse is a rotated refresh token presented again:
+	// its whole family was revoked.
+	ActionAuthRefreshReuse = "auth.refresh.reuse"
+	// ActionTokenRevoke is an RFC 7009 revocation request.
+	ActionTokenRevoke = "token.revoke"
+	// ActionKeyRotate is a signing key rotation.
+	ActionKeyRotate = "key.rotate"
+)
+
+// Detail keys (storage.AuditEvent.Details).
+const (
+	DetailReason = "reason" // why a failure failed, e.g. invalid_credentials
+	DetailGrant  = "grant"  // the OAuth grant type of an auth event
+)
+
+// ClientIP returns the address r came from: the host of its RemoteAddr,
+// IPv4-mapped IPv6 addresses unmapped, or "" when RemoteAddr holds no IP.
+// Forwarding headers (X-Forwarded-For, Forwarded) are not trusted: anyone
+// can send them.
+func ClientIP(r *http.Request) string {
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return ap.Addr().Unmap().WithZone("").String()
+	}
+	if a, err := netip.ParseAddr(r.RemoteAddr); err == nil {
+		return a.Unmap().WithZone("").String()
+	}
+	return ""
+}
