@@ -153,3 +153,13 @@ func checkIssuer(issuer string) error {
 	}
 	return nil
 }
+
+// listFlag is a flag that may be given several times: --role A --role B.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}

@@ -4,9 +4,13 @@
 //	gaia-iam migrate            bring the database schema up to date
 //	gaia-iam seed [--dry-run]   reconcile the RBAC seed, or show the diff
 //	gaia-iam keys rotate|list   manage the token signing keys
+//	gaia-iam user create|set-password|disable
+//	                            manage users from the command line
+//	gaia-iam client create|rotate-secret
+//	                            manage OAuth clients from the command line
 //
-// Every flag has a GAIA_* environment equivalent; a flag wins over the
-// environment.
+// Every setting flag has a GAIA_* environment equivalent; a flag wins over
+// the environment. A password or client secret is never a flag.
 package main
 
 import (
@@ -16,13 +20,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := runWithInput(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, errUsage) {
 			fmt.Fprintln(os.Stderr, "gaia-iam:", err)
 		}
@@ -41,12 +46,18 @@ var (
 // so tests can run commands in-process.
 type sys struct {
 	getenv func(string) string
+	stdin  io.Reader // read only by --password-stdin
 	stdout io.Writer
 	stderr io.Writer
 }
 
+// run is runWithInput with an empty standard input.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	err := dispatch(ctx, args, sys{getenv: getenv, stdout: stdout, stderr: stderr})
+	return runWithInput(ctx, args, getenv, strings.NewReader(""), stdout, stderr)
+}
+
+func runWithInput(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, sys{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr})
 	if errors.Is(err, errHelp) {
 		return nil
 	}
@@ -68,6 +79,10 @@ func dispatch(ctx context.Context, args []string, s sys) error {
 		return seedCmd(ctx, args[1:], s)
 	case "keys":
 		return keysCmd(ctx, args[1:], s)
+	case "user":
+		return userCmd(ctx, args[1:], s)
+	case "client":
+		return clientCmd(ctx, args[1:], s)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return nil
@@ -87,8 +102,21 @@ Commands:
   seed [--dry-run]   reconcile the RBAC seed file, or print the changes it would make
   keys rotate        make a new current signing key (the old one stays published until its tokens expire)
   keys list          list the signing keys
+  user create        create a user: --username NAME [--email E] [--department CODE]...
+                     [--role NAME]... [--password-stdin]
+  user set-password  set a user's password: --username NAME [--password-stdin]
+  user disable       disable a user and revoke all their sessions: --username NAME
+  client create      create an OAuth client: --client-id ID --name NAME --grant-type G...
+                     [--scope S]... [--audience A]... [--role R]... [--public]
+  client rotate-secret
+                     give a confidential client a new secret: --client-id ID
 
-Run 'gaia-iam <command> -h' for the flags of a command; each flag has a
-GAIA_* environment equivalent, and a flag wins over the environment.
+A password or client secret is never taken as a flag: --password-stdin reads
+the first line of standard input; without it, and for client secrets, one is
+generated and printed once.
+
+Run 'gaia-iam <command> -h' for the flags of a command; each setting
+(database, key-encryption key, …) has a GAIA_* environment equivalent, shown
+in brackets, and a flag wins over the environment.
 `)
 }
