@@ -19,7 +19,7 @@ type pinger interface {
 }
 
 // routes lists every HTTP path the server answers.
-func routes(db pinger, o *oauth.Server, d *discovery.Handler, log *slog.Logger) http.Handler {
+func routes(db pinger, o *oauth.Server, d *discovery.Handler, adminAPI http.Handler, log *slog.Logger) http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	r.Get("/healthz", healthz)
@@ -34,6 +34,8 @@ func routes(db pinger, o *oauth.Server, d *discovery.Handler, log *slog.Logger) 
 	r.Post(discovery.IntrospectionPath, o.Introspect)
 	r.Get(discovery.UserinfoPath, o.Userinfo)
 	r.Post(discovery.UserinfoPath, o.Userinfo)
+
+	r.Mount("/admin/v1", adminAPI) // the admin API lists its own paths
 	return r
 }
 

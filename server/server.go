@@ -15,11 +15,13 @@ import (
 	"time"
 
 	"github.com/gaia-platform/iam/audit"
+	"github.com/gaia-platform/iam/claims"
 	"github.com/gaia-platform/iam/discovery"
 	"github.com/gaia-platform/iam/oauth"
 	"github.com/gaia-platform/iam/oauth/keys"
 	"github.com/gaia-platform/iam/password"
 	"github.com/gaia-platform/iam/rbac"
+	"github.com/gaia-platform/iam/rbac/admin"
 	"github.com/gaia-platform/iam/rbac/seed"
 	"github.com/gaia-platform/iam/storage"
 )
@@ -148,7 +150,43 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 		_ = rec.Close(ctx)
 		return nil, err
 	}
-	return &Server{handler: routes(store, o, disco, log), ring: ring, rbac: d.RBAC, seeded: res, store: store, audit: rec, log: log}, nil
+	adminAPI, err := newAdmin(ctx, cfg, store, d, ring, rec, o, log)
+	if err != nil {
+		_ = rec.Close(ctx)
+		return nil, err
+	}
+	return &Server{handler: routes(store, o, disco, adminAPI, log), ring: ring, rbac: d.RBAC, seeded: res, store: store, audit: rec, log: log}, nil
+}
+
+// newAdmin builds the admin API. Its tokens are verified by the same
+// claims.Verifier services use, fed the key ring's JWKS in process rather
+// than over HTTP; they must be for the default audience.
+func newAdmin(ctx context.Context, cfg Config, store storage.Store, d *Domain, ring *keys.Ring, rec *audit.Recorder, o *oauth.Server, log *slog.Logger) (http.Handler, error) {
+	v, err := claims.NewVerifier(ctx, claims.VerifierConfig{
+		Issuer:   cfg.Issuer,
+		Audience: cfg.DefaultAudience,
+		JWKS:     func(context.Context) ([]byte, error) { return ring.JWKS(), nil },
+		// The ring is in memory: a new key (rotated on another replica
+		// and loaded by the ring) may be looked up again after a second.
+		MinRefetchInterval: time.Second,
+		Logger:             log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("admin token verifier: %w", err)
+	}
+	api, err := admin.New(admin.Config{
+		Verifier:      v,
+		Users:         d.RBAC,
+		Clients:       d.Clients,
+		Store:         store,
+		Audit:         rec,
+		ClientChanged: o.ForgetClient,
+		Log:           log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return api.Handler(), nil
 }
 
 // Handler serves every endpoint.
