@@ -501,6 +501,25 @@ func testAdminClients(t *testing.T, l *local, api *adminClient) {
 	}
 	want(t, api.do("DELETE", "/clients/reports-service", nil), http.StatusNoContent)
 	api.do("GET", "/clients/reports-service", nil).problem(t, http.StatusNotFound, admin.KindNotFound)
+
+	// Deleting a client ends the logins made through it, even when its
+	// client_id is given to a new client.
+	kioskBody := map[string]any{"client_id": "kiosk", "name": "Kiosk", "public": true, "grant_types": []string{"password", "refresh_token"}}
+	var kc admin.NewClientSecret
+	want(t, api.do("POST", "/clients", kioskBody), http.StatusCreated).decode(t, &kc)
+	if kc.ClientSecret != "" || !kc.Public {
+		t.Errorf("public client created as %+v", kc)
+	}
+	kiosk := &oauth2.Config{ClientID: "kiosk", Endpoint: oauth2.Endpoint{TokenURL: l.issuer + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams}}
+	ktok, err := kiosk.PasswordCredentialsToken(ctx(t), "admin", adminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, api.do("DELETE", "/clients/kiosk", nil), http.StatusNoContent)
+	want(t, api.do("POST", "/clients", kioskBody), http.StatusCreated)
+	if _, err := refresh(t, kiosk, ktok); !isInvalidGrant(err) {
+		t.Errorf("refresh through a deleted and recreated client: %v, want invalid_grant", err)
+	}
 }
 
 func testAdminCatalog(t *testing.T, api *adminClient) {

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gaia-platform/iam/storage"
@@ -263,11 +264,22 @@ func (c *Clients) Update(ctx context.Context, clientID string, ch ClientChange) 
 	return rec, nil
 }
 
-// Delete removes the client and its role assignments. Refresh tokens
-// issued to it can no longer be used: the token endpoint finds no client.
+// Delete removes the client and its role assignments, and revokes every
+// refresh token issued to it, in one transaction.
 func (c *Clients) Delete(ctx context.Context, clientID string) error {
-	if err := c.store.DeleteClient(ctx, clientID); err != nil {
-		return err // names the client already
+	err := c.store.InTx(ctx, func(ctx context.Context) error {
+		if err := c.store.DeleteClient(ctx, clientID); err != nil {
+			return err // names the client already
+		}
+		// Its users' logins end with it; a client later created with the
+		// same client_id must not inherit them.
+		if _, err := c.store.RevokeClientTokens(ctx, clientID, time.Time{}); err != nil {
+			return fmt.Errorf("revoke the logins of client %s: %w", clientID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	c.log.InfoContext(ctx, "client deleted", "client_id", clientID)
 	return nil

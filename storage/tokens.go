@@ -87,6 +87,11 @@ type Tokens interface {
 	// family of subject (logout, a disabled user) and returns how many it
 	// revoked. A subject with none is 0, not an error.
 	RevokeSubjectTokens(ctx context.Context, subject string, at time.Time) (int, error)
+	// RevokeClientTokens revokes, as RevokeTokenFamily does, every live
+	// family issued to the OAuth client clientID (a deleted client: its
+	// logins must not outlive it, nor pass to a new client given the same
+	// client_id) and returns how many it revoked.
+	RevokeClientTokens(ctx context.Context, clientID string, at time.Time) (int, error)
 	// RevokeAccessToken records the jti of a revoked access token until
 	// expiresAt (required), when the token would have expired anyway. It is
 	// idempotent: revoking a jti again keeps the first record.

@@ -226,6 +226,28 @@ func (s *Store) RevokeSubjectTokens(ctx context.Context, subject string, at time
 	return int(n), nil
 }
 
+// RevokeClientTokens revokes every live family of the client.
+func (s *Store) RevokeClientTokens(ctx context.Context, clientID string, at time.Time) (int, error) {
+	at = storage.Stamp(at, storage.Now())
+	var n int64
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		tag, err := s.q(ctx).Exec(ctx, `UPDATE token_families SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL`,
+			clientID, at)
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		_, err = s.q(ctx).Exec(ctx, `UPDATE refresh_tokens SET active = false
+			WHERE active AND family_id IN (SELECT id FROM token_families WHERE client_id = $1 AND revoked_at IS NOT NULL)`,
+			clientID)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("revoke tokens of client %q: %w", clientID, mapErr(err))
+	}
+	return int(n), nil
+}
+
 // RevokeAccessToken records a revoked jti until expiresAt.
 func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error {
 	if err := checkJTI(jti, expiresAt); err != nil {

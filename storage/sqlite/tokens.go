@@ -225,6 +225,30 @@ func (s *Store) RevokeSubjectTokens(ctx context.Context, subject string, at time
 	return int(n), nil
 }
 
+// RevokeClientTokens revokes every live family of the client.
+func (s *Store) RevokeClientTokens(ctx context.Context, clientID string, at time.Time) (int, error) {
+	at = storage.Stamp(at, storage.Now())
+	var n int64
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		res, err := s.exec(ctx, `UPDATE token_families SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL`,
+			formatTime(at), clientID)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = s.exec(ctx, `UPDATE refresh_tokens SET active = 0
+			WHERE active = 1 AND family_id IN (SELECT id FROM token_families WHERE client_id = ? AND revoked_at IS NOT NULL)`,
+			clientID)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("revoke tokens of client %q: %w", clientID, mapErr(err))
+	}
+	return int(n), nil
+}
+
 // RevokeAccessToken records a revoked jti until expiresAt.
 func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error {
 	if err := checkJTI(jti, expiresAt); err != nil {

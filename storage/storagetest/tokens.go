@@ -25,6 +25,7 @@ var tokensCases = []testCase{
 	{"RevokeWhileRotating", testTokenRevokeWhileRotating},
 	{"RevokeFamily", testTokenRevokeFamily},
 	{"RevokeSubject", testTokenRevokeSubject},
+	{"RevokeClient", testTokenRevokeClient},
 	{"RevokeAccessToken", testTokenRevokeAccessToken},
 	{"Purge", testTokenPurge},
 	{"Rollback", testTokenRollback},
@@ -443,6 +444,34 @@ func testTokenRevokeSubject(t *testing.T, s storage.Store) {
 	n, err = s.RevokeSubjectTokens(ctx, "nobody", tokenTime)
 	if err != nil || n != 0 {
 		t.Errorf("RevokeSubjectTokens(nobody) = %d, %v, want 0", n, err)
+	}
+}
+
+func testTokenRevokeClient(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	alice, bob := uuid.NewString(), uuid.NewString()
+	aliceWeb, bobWeb, aliceCLI := newFamily("gaia-web", alice), newFamily("gaia-web", bob), newFamily("gaia-cli", alice)
+	mkRefreshToken(t, s, aliceWeb, "a-web", tokenTime)
+	mkRefreshToken(t, s, bobWeb, "b-web", tokenTime)
+	mkRefreshToken(t, s, aliceCLI, "a-cli", tokenTime)
+
+	n, err := s.RevokeClientTokens(ctx, "gaia-web", tokenTime)
+	if err != nil || n != 2 {
+		t.Errorf("RevokeClientTokens(gaia-web) = %d, %v, want 2", n, err)
+	}
+	wantRefreshToken(t, s, "a-web", false)
+	wantRefreshToken(t, s, "b-web", false)
+	wantRefreshToken(t, s, "a-cli", true)
+	if got, err := s.GetTokenFamily(ctx, bobWeb.ID); err != nil || !got.RevokedAt.Equal(tokenTime.Truncate(time.Microsecond)) {
+		t.Errorf("GetTokenFamily(bob's) = %+v, %v, want revoked at %v", got, err, tokenTime)
+	}
+	if got, err := s.GetTokenFamily(ctx, aliceCLI.ID); err != nil || !got.RevokedAt.IsZero() {
+		t.Errorf("GetTokenFamily(gaia-cli's) = %+v, %v, want live", got, err)
+	}
+	for _, id := range []string{"gaia-web", "nobody"} {
+		if n, err := s.RevokeClientTokens(ctx, id, tokenTime); err != nil || n != 0 {
+			t.Errorf("RevokeClientTokens(%s) again = %d, %v, want 0", id, n, err)
+		}
 	}
 }
 
