@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/gaia-platform/iam/audit"
 	"github.com/gaia-platform/iam/claims"
 	"github.com/gaia-platform/iam/rbac"
 	"github.com/gaia-platform/iam/storage"
@@ -106,29 +107,29 @@ type route struct {
 // routes lists every endpoint of the API, relative to /admin/v1.
 func (a *API) routes() []route {
 	return []route{
-		{"POST", "/users", "iam.user.create", "user.create", a.createUser},
+		{"POST", "/users", "iam.user.create", audit.ActionUserCreate, a.createUser},
 		{"GET", "/users", "iam.user.read", "", a.listUsers},
 		{"GET", "/users/{id}", "iam.user.read", "", a.getUser},
-		{"PATCH", "/users/{id}", "iam.user.update", "user.update", a.updateUser},
-		{"DELETE", "/users/{id}", "iam.user.update", "user.delete", a.deleteUser},
-		{"PUT", "/users/{id}/password", "iam.user.update", "user.password.set", a.setPassword},
-		{"POST", "/users/{id}/logout", "iam.session.revoke", "user.logout", a.logout},
+		{"PATCH", "/users/{id}", "iam.user.update", audit.ActionUserUpdate, a.updateUser},
+		{"DELETE", "/users/{id}", "iam.user.update", audit.ActionUserDelete, a.deleteUser},
+		{"PUT", "/users/{id}/password", "iam.user.update", audit.ActionUserPasswordSet, a.setPassword},
+		{"POST", "/users/{id}/logout", "iam.session.revoke", audit.ActionUserLogout, a.logout},
 		{"GET", "/users/{id}/departments", "iam.user.read", "", a.userDepartments},
-		{"PUT", "/users/{id}/departments/{code}", "iam.role.assign", "user.department.add", a.addDepartment},
-		{"DELETE", "/users/{id}/departments/{code}", "iam.role.assign", "user.department.remove", a.removeDepartment},
+		{"PUT", "/users/{id}/departments/{code}", "iam.role.assign", audit.ActionUserDepartmentAdd, a.addDepartment},
+		{"DELETE", "/users/{id}/departments/{code}", "iam.role.assign", audit.ActionUserDepartmentRemove, a.removeDepartment},
 		{"GET", "/users/{id}/roles", "iam.user.read", "", a.userRoles},
-		{"PUT", "/users/{id}/roles/{name}", "iam.role.assign", "user.role.assign", a.assignRole},
-		{"DELETE", "/users/{id}/roles/{name}", "iam.role.assign", "user.role.unassign", a.unassignRole},
+		{"PUT", "/users/{id}/roles/{name}", "iam.role.assign", audit.ActionUserRoleAssign, a.assignRole},
+		{"DELETE", "/users/{id}/roles/{name}", "iam.role.assign", audit.ActionUserRoleUnassign, a.unassignRole},
 		{"GET", "/users/{id}/permissions", "iam.user.read", "", a.userPermissions},
 
-		{"POST", "/clients", "iam.client.manage", "client.create", a.createClient},
+		{"POST", "/clients", "iam.client.manage", audit.ActionClientCreate, a.createClient},
 		{"GET", "/clients", "iam.client.manage", "", a.listClients},
 		{"GET", "/clients/{client_id}", "iam.client.manage", "", a.getClient},
-		{"PATCH", "/clients/{client_id}", "iam.client.manage", "client.update", a.updateClient},
-		{"DELETE", "/clients/{client_id}", "iam.client.manage", "client.delete", a.deleteClient},
-		{"POST", "/clients/{client_id}/secret", "iam.client.manage", "client.secret.rotate", a.rotateSecret},
-		{"PUT", "/clients/{client_id}/roles/{name}", "iam.client.manage", "client.role.assign", a.assignClientRole},
-		{"DELETE", "/clients/{client_id}/roles/{name}", "iam.client.manage", "client.role.unassign", a.unassignClientRole},
+		{"PATCH", "/clients/{client_id}", "iam.client.manage", audit.ActionClientUpdate, a.updateClient},
+		{"DELETE", "/clients/{client_id}", "iam.client.manage", audit.ActionClientDelete, a.deleteClient},
+		{"POST", "/clients/{client_id}/secret", "iam.client.manage", audit.ActionClientSecretRotate, a.rotateSecret},
+		{"PUT", "/clients/{client_id}/roles/{name}", "iam.client.manage", audit.ActionClientRoleAssign, a.assignClientRole},
+		{"DELETE", "/clients/{client_id}/roles/{name}", "iam.client.manage", audit.ActionClientRoleUnassign, a.unassignClientRole},
 
 		{"GET", "/roles", "iam.user.read", "", a.listRoles},
 		{"GET", "/permissions", "iam.user.read", "", a.listPermissions},

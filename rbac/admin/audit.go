@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gaia-platform/iam/audit"
 	"github.com/gaia-platform/iam/storage"
 )
 
@@ -69,7 +70,7 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
 		q.bad("cursor", "not a cursor this API returned")
 	}
 	switch f.Outcome {
-	case "", "success", "failure":
+	case "", audit.Success, audit.Failure:
 	default:
 		q.bad("outcome", "must be success or failure")
 	}

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 
+	"github.com/gaia-platform/iam/audit"
 	"github.com/gaia-platform/iam/claims"
 	"github.com/gaia-platform/iam/storage"
 )
@@ -35,7 +35,7 @@ func (a *API) refuse(w http.ResponseWriter, r *http.Request, status int, code, _
 		p.RequiredPermission = rt.permission
 		if rt.action != "" {
 			ev := a.event(r, rt.action)
-			ev.Outcome, ev.Details = "failure", map[string]string{"reason": KindForbidden}
+			ev.Outcome, ev.Details = audit.Failure, map[string]string{audit.DetailReason: KindForbidden}
 			if err := a.audit.Write(r.Context(), ev); err != nil {
 				a.log.LogAttrs(r.Context(), slog.LevelError, "audit write failed", slog.String("action", rt.action), slog.Any("error", err))
 			}
@@ -101,27 +101,17 @@ func (a *API) live(ctx context.Context, acc *claims.Access) (bool, error) {
 
 // event starts the audit event of an action by the request's caller.
 func (a *API) event(r *http.Request, action string) storage.AuditEvent {
-	ev := storage.AuditEvent{Action: action, ClientIP: clientIP(r)}
+	ev := storage.AuditEvent{Action: action, ClientIP: audit.ClientIP(r)}
 	if acc, ok := claims.FromContext(r.Context()); ok {
 		ev.ClientID = acc.ClientID
 		ev.ActorID = acc.Subject
 		if acc.Type == claims.Service {
-			ev.ActorType, ev.ActorName = "service", acc.ClientID
+			ev.ActorType, ev.ActorName = audit.ActorService, acc.ClientID
 		} else {
-			ev.ActorType, ev.ActorName = "user", acc.Username
+			ev.ActorType, ev.ActorName = audit.ActorUser, acc.Username
 		}
 	}
 	return ev
-}
-
-// clientIP is the address the request came from; forwarding headers are
-// not trusted.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // change runs fn, the route's change, and writes its audit entry in the
@@ -137,18 +127,18 @@ func (a *API) change(r *http.Request, target, id string, fn func(ctx context.Con
 		if err := fn(ctx, &ev); err != nil {
 			return err
 		}
-		ev.Outcome = "success"
+		ev.Outcome = audit.Success
 		return a.audit.Write(ctx, ev)
 	})
 	if err == nil {
 		return nil
 	}
 	if p := toProblem(err); p != nil && p.Status < http.StatusInternalServerError {
-		ev.Outcome = "failure"
+		ev.Outcome = audit.Failure
 		if ev.Details == nil {
 			ev.Details = map[string]string{}
 		}
-		ev.Details["reason"] = p.Kind()
+		ev.Details[audit.DetailReason] = p.Kind()
 		if werr := a.audit.Write(r.Context(), ev); werr != nil {
 			a.log.LogAttrs(r.Context(), slog.LevelError, "audit write failed", slog.String("action", ev.Action), slog.Any("error", werr))
 		}

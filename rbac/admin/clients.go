@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/gaia-platform/iam/audit"
 	"github.com/gaia-platform/iam/rbac"
 	"github.com/gaia-platform/iam/storage"
 )
@@ -67,7 +68,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var out NewClientSecret
-	err := a.change(r, "client", in.ClientID, func(ctx context.Context, ev *storage.AuditEvent) error {
+	err := a.change(r, audit.TargetClient, in.ClientID, func(ctx context.Context, ev *storage.AuditEvent) error {
 		c, secret, err := a.clients.Create(ctx, rbac.NewClient{
 			ClientID: in.ClientID, Name: in.Name, Public: in.Public,
 			GrantTypes: in.GrantTypes, Scopes: in.Scopes, Audiences: in.Audiences, Roles: in.Roles,
@@ -139,11 +140,11 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) error {
 		return invalid("body", "give at least one of name, active, scopes, audiences")
 	}
 	var out Client
-	err := a.change(r, "client", id, func(ctx context.Context, ev *storage.AuditEvent) error {
+	err := a.change(r, audit.TargetClient, id, func(ctx context.Context, ev *storage.AuditEvent) error {
 		if in.Name == nil && in.Scopes == nil && in.Audiences == nil {
-			ev.Action = "client.enable"
+			ev.Action = audit.ActionClientEnable
 			if !*in.Active {
-				ev.Action = "client.disable"
+				ev.Action = audit.ActionClientDisable
 			}
 		}
 		c, err := a.clients.Update(ctx, id, rbac.ClientChange{
@@ -169,7 +170,7 @@ func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) error {
 	if err := noBody(r); err != nil {
 		return err
 	}
-	err := a.change(r, "client", id, func(ctx context.Context, _ *storage.AuditEvent) error {
+	err := a.change(r, audit.TargetClient, id, func(ctx context.Context, _ *storage.AuditEvent) error {
 		return a.clients.Delete(ctx, id)
 	})
 	if err != nil {
@@ -188,7 +189,7 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var secret string
-	err := a.change(r, "client", id, func(ctx context.Context, _ *storage.AuditEvent) error {
+	err := a.change(r, audit.TargetClient, id, func(ctx context.Context, _ *storage.AuditEvent) error {
 		var err error
 		secret, err = a.clients.RotateSecret(ctx, id)
 		return err
@@ -214,7 +215,7 @@ func (a *API) clientRole(w http.ResponseWriter, r *http.Request, op func(ctx con
 	if err := noBody(r); err != nil {
 		return err
 	}
-	err := a.change(r, "client", id, func(ctx context.Context, ev *storage.AuditEvent) error {
+	err := a.change(r, audit.TargetClient, id, func(ctx context.Context, ev *storage.AuditEvent) error {
 		ev.Details = map[string]string{"role": name}
 		if _, err := a.clients.Get(ctx, id); err != nil {
 			return err

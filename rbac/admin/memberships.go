@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/gaia-platform/iam/audit"
 	"github.com/gaia-platform/iam/storage"
 )
 
@@ -85,7 +86,7 @@ func (a *API) addDepartment(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	code := chi.URLParam(r, "code")
-	err = a.change(r, "user", id, func(ctx context.Context, ev *storage.AuditEvent) error {
+	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
 		ev.Details = map[string]string{"department": code}
 		err := a.users.AddDepartment(ctx, id, code)
 		if errors.Is(err, storage.ErrConflict) {
@@ -123,7 +124,7 @@ func (a *API) removeDepartment(w http.ResponseWriter, r *http.Request) error {
 	}
 	code := chi.URLParam(r, "code")
 	var removed []string
-	err = a.change(r, "user", id, func(ctx context.Context, ev *storage.AuditEvent) error {
+	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
 		ev.Details = map[string]string{"department": code}
 		var err error
 		removed, err = a.users.RemoveDepartment(ctx, id, code, cascade != nil && *cascade)
@@ -190,7 +191,7 @@ func (a *API) assignRole(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := chi.URLParam(r, "name")
-	err = a.change(r, "user", id, func(ctx context.Context, ev *storage.AuditEvent) error {
+	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
 		ev.Details = map[string]string{"role": name}
 		err := a.users.AssignRole(ctx, id, name)
 		if errors.Is(err, storage.ErrConflict) {
@@ -214,7 +215,7 @@ func (a *API) unassignRole(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := chi.URLParam(r, "name")
-	err = a.change(r, "user", id, func(ctx context.Context, ev *storage.AuditEvent) error {
+	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
 		ev.Details = map[string]string{"role": name}
 		if _, err := a.store.GetUser(ctx, id); err != nil {
 			return err

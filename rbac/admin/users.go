@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/gaia-platform/iam/audit"
 	"github.com/gaia-platform/iam/rbac"
 	"github.com/gaia-platform/iam/storage"
 )
@@ -64,7 +65,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var u *storage.User
-	err := a.change(r, "user", "", func(ctx context.Context, ev *storage.AuditEvent) error {
+	err := a.change(r, audit.TargetUser, "", func(ctx context.Context, ev *storage.AuditEvent) error {
 		var err error
 		u, err = a.users.CreateUser(ctx, rbac.NewUser{Username: in.Username, Email: in.Email, Password: in.Password})
 		if errors.Is(err, storage.ErrConflict) {
@@ -154,11 +155,11 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
 		return invalid("body", "give email, active or both")
 	}
 	var u *storage.User
-	err = a.change(r, "user", id, func(ctx context.Context, ev *storage.AuditEvent) error {
+	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
 		if in.Email == nil { // only active: say which way
-			ev.Action = "user.enable"
+			ev.Action = audit.ActionUserEnable
 			if !*in.Active {
-				ev.Action = "user.disable"
+				ev.Action = audit.ActionUserDisable
 			}
 		}
 		var (
@@ -193,7 +194,7 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err := noBody(r); err != nil {
 		return err
 	}
-	err = a.change(r, "user", id, func(ctx context.Context, _ *storage.AuditEvent) error {
+	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, _ *storage.AuditEvent) error {
 		return a.users.DeleteUser(ctx, id)
 	})
 	if err != nil {
@@ -216,7 +217,7 @@ func (a *API) setPassword(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	err = a.change(r, "user", id, func(ctx context.Context, _ *storage.AuditEvent) error {
+	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, _ *storage.AuditEvent) error {
 		return a.users.SetPassword(ctx, id, in.Password)
 	})
 	if err != nil {
@@ -243,7 +244,7 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var n int
-	err = a.change(r, "user", id, func(ctx context.Context, ev *storage.AuditEvent) error {
+	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
 		var err error
 		if n, err = a.users.Logout(ctx, id); err != nil {
 			return err
