@@ -610,13 +610,18 @@ func testAdminConcurrentUpdates(t *testing.T, api *adminClient) {
 	}
 }
 
-// testAdminStaleToken: an admin whose account is disabled loses the admin
-// API at once, though their access token has not expired.
+// testAdminStaleToken: an admin who is logged out or disabled loses the
+// admin API at once, though their access token has not expired.
 func testAdminStaleToken(t *testing.T, l *local, api *adminClient) {
 	ops := createUser(t, api, "ops", "ops's long password")
 	want(t, api.do("PUT", "/users/"+ops.ID+"/departments/PLATFORM", nil), http.StatusNoContent)
 	want(t, api.do("PUT", "/users/"+ops.ID+"/roles/PlatformAdmin", nil), http.StatusNoContent)
 	opsAPI := api.as(userToken(t, l.issuer, "ops", "ops's long password").AccessToken)
+	want(t, opsAPI.do("GET", "/users/"+ops.ID, nil), http.StatusOK)
+	want(t, api.do("POST", "/users/"+ops.ID+"/logout", nil), http.StatusOK)
+	opsAPI.do("GET", "/users/"+ops.ID, nil).problem(t, http.StatusUnauthorized, admin.KindUnauthorized)
+
+	opsAPI = api.as(userToken(t, l.issuer, "ops", "ops's long password").AccessToken)
 	want(t, opsAPI.do("GET", "/users/"+ops.ID, nil), http.StatusOK)
 	want(t, api.do("PATCH", "/users/"+ops.ID, map[string]any{"active": false}), http.StatusOK)
 	opsAPI.do("GET", "/users/"+ops.ID, nil).problem(t, http.StatusUnauthorized, admin.KindUnauthorized)

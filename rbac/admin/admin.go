@@ -46,6 +46,7 @@ type Store interface {
 	ListDepartments(ctx context.Context) ([]storage.Department, error)
 	ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error)
 	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
+	GetTokenFamily(ctx context.Context, id string) (*storage.TokenFamily, error)
 	GetClient(ctx context.Context, clientID string) (*storage.Client, error)
 }
 

@@ -53,7 +53,8 @@ func (a *API) refuse(w http.ResponseWriter, r *http.Request, status int, code, _
 }
 
 // current refuses a verified token whose login has ended since it was
-// issued: revoked, or its user or client disabled or deleted. Services
+// issued: revoked, its session logged out, or its user or client disabled
+// or deleted. Services
 // cannot see that before the token expires; the IAM itself can, and its
 // admin API is where a stale token would do the most harm.
 func (a *API) current(next http.Handler) http.Handler {
@@ -84,6 +85,17 @@ func (a *API) live(ctx context.Context, acc *claims.Access) (bool, error) {
 	}
 	switch acc.Type {
 	case claims.User:
+		if acc.SessionID != "" { // ended by a logout or a detected reuse?
+			f, err := a.store.GetTokenFamily(ctx, acc.SessionID)
+			switch {
+			case errors.Is(err, storage.ErrNotFound):
+				return false, nil
+			case err != nil:
+				return false, err
+			case !f.RevokedAt.IsZero():
+				return false, nil
+			}
+		}
 		u, err := a.store.GetUser(ctx, acc.Subject)
 		if errors.Is(err, storage.ErrNotFound) {
 			return false, nil
