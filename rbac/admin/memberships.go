@@ -41,6 +41,18 @@ func roleOf(r storage.Role) Role {
 }
 
 func (a *API) userDepartments(w http.ResponseWriter, r *http.Request) error {
+	return userHeld(a, w, r, a.store.UserDepartments, a.store.ListDepartments,
+		func(d storage.Department) string { return d.Code }, departmentOf)
+}
+
+// userHeld answers the departments or roles a user holds, each shown as
+// the catalog declares it (held lists leave out the allowed roles and the
+// permissions). key names an entry; show turns it into what the API shows.
+func userHeld[S, T any](a *API, w http.ResponseWriter, r *http.Request,
+	held func(ctx context.Context, userID string) ([]S, error),
+	catalog func(ctx context.Context) ([]S, error),
+	key func(S) string, show func(S) T,
+) error {
 	id, err := userID(r)
 	if err != nil {
 		return err
@@ -49,32 +61,24 @@ func (a *API) userDepartments(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.store.GetUser(ctx, id); err != nil {
 		return err
 	}
-	mine, err := a.store.UserDepartments(ctx, id)
+	mine, err := held(ctx, id)
 	if err != nil {
 		return err
 	}
-	all, err := a.departments(ctx) // for the allowed roles
+	all, err := catalog(ctx)
 	if err != nil {
 		return err
 	}
-	out := Items[Department]{Items: make([]Department, 0, len(mine))}
-	for _, d := range mine {
-		out.Items = append(out.Items, all[d.Code])
+	byKey := make(map[string]S, len(all))
+	for _, e := range all {
+		byKey[key(e)] = e
+	}
+	out := Items[T]{Items: make([]T, 0, len(mine))}
+	for _, e := range mine {
+		out.Items = append(out.Items, show(byKey[key(e)]))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
-}
-
-func (a *API) departments(ctx context.Context) (map[string]Department, error) {
-	ds, err := a.store.ListDepartments(ctx)
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[string]Department, len(ds))
-	for _, d := range ds {
-		m[d.Code] = departmentOf(d)
-	}
-	return m, nil
 }
 
 func (a *API) addDepartment(w http.ResponseWriter, r *http.Request) error {
@@ -144,40 +148,8 @@ func (a *API) removeDepartment(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) userRoles(w http.ResponseWriter, r *http.Request) error {
-	id, err := userID(r)
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	if _, err := a.store.GetUser(ctx, id); err != nil {
-		return err
-	}
-	mine, err := a.store.UserRoles(ctx, id)
-	if err != nil {
-		return err
-	}
-	all, err := a.roles(ctx) // for the permissions
-	if err != nil {
-		return err
-	}
-	out := Items[Role]{Items: make([]Role, 0, len(mine))}
-	for _, role := range mine {
-		out.Items = append(out.Items, all[role.Name])
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
-func (a *API) roles(ctx context.Context) (map[string]Role, error) {
-	rs, err := a.store.ListRoles(ctx)
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[string]Role, len(rs))
-	for _, r := range rs {
-		m[r.Name] = roleOf(r)
-	}
-	return m, nil
+	return userHeld(a, w, r, a.store.UserRoles, a.store.ListRoles,
+		func(r storage.Role) string { return r.Name }, roleOf)
 }
 
 // assignRole gives the user a role under the department rule: refused

@@ -203,35 +203,31 @@ func (s *Store) RevokeTokenFamily(ctx context.Context, id string, at time.Time) 
 
 // RevokeSubjectTokens revokes every live family of subject.
 func (s *Store) RevokeSubjectTokens(ctx context.Context, subject string, at time.Time) (int, error) {
-	at = storage.Stamp(at, storage.Now())
-	var n int64
-	err := s.InTx(ctx, func(ctx context.Context) error {
-		res, err := s.exec(ctx, `UPDATE token_families SET revoked_at = ? WHERE subject = ? AND revoked_at IS NULL`,
-			formatTime(at), subject)
-		if err != nil {
-			return err
-		}
-		if n, err = res.RowsAffected(); err != nil {
-			return err
-		}
-		_, err = s.exec(ctx, `UPDATE refresh_tokens SET active = 0
-			WHERE active = 1 AND family_id IN (SELECT id FROM token_families WHERE subject = ? AND revoked_at IS NOT NULL)`,
-			subject)
-		return err
-	})
+	n, err := s.revokeFamilies(ctx, "subject", subject, at)
 	if err != nil {
-		return 0, fmt.Errorf("revoke tokens of subject %q: %w", subject, mapErr(err))
+		return 0, fmt.Errorf("revoke tokens of subject %q: %w", subject, err)
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // RevokeClientTokens revokes every live family of the client.
 func (s *Store) RevokeClientTokens(ctx context.Context, clientID string, at time.Time) (int, error) {
+	n, err := s.revokeFamilies(ctx, "client_id", clientID, at)
+	if err != nil {
+		return 0, fmt.Errorf("revoke tokens of client %q: %w", clientID, err)
+	}
+	return n, nil
+}
+
+// revokeFamilies revokes the live families whose column (subject or
+// client_id, never input) is value, and deactivates the refresh tokens of
+// every revoked family it selects, and returns how many it revoked.
+func (s *Store) revokeFamilies(ctx context.Context, column, value string, at time.Time) (int, error) {
 	at = storage.Stamp(at, storage.Now())
 	var n int64
 	err := s.InTx(ctx, func(ctx context.Context) error {
-		res, err := s.exec(ctx, `UPDATE token_families SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL`,
-			formatTime(at), clientID)
+		res, err := s.exec(ctx, `UPDATE token_families SET revoked_at = ? WHERE `+column+` = ? AND revoked_at IS NULL`,
+			formatTime(at), value)
 		if err != nil {
 			return err
 		}
@@ -239,12 +235,12 @@ func (s *Store) RevokeClientTokens(ctx context.Context, clientID string, at time
 			return err
 		}
 		_, err = s.exec(ctx, `UPDATE refresh_tokens SET active = 0
-			WHERE active = 1 AND family_id IN (SELECT id FROM token_families WHERE client_id = ? AND revoked_at IS NOT NULL)`,
-			clientID)
+			WHERE active = 1 AND family_id IN (SELECT id FROM token_families WHERE `+column+` = ? AND revoked_at IS NOT NULL)`,
+			value)
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("revoke tokens of client %q: %w", clientID, mapErr(err))
+		return 0, mapErr(err)
 	}
 	return int(n), nil
 }
