@@ -82,6 +82,14 @@ func userHeld[S, T any](a *API, w http.ResponseWriter, r *http.Request,
 }
 
 func (a *API) addDepartment(w http.ResponseWriter, r *http.Request) error {
+	return a.grantUser(w, r, "code", "department", a.users.AddDepartment, "the user is already in department %s")
+}
+
+// grantUser gives the user the department or role named by the path
+// parameter param, with op; a pair that exists is a 409 saying held.
+func (a *API) grantUser(w http.ResponseWriter, r *http.Request, param, detail string,
+	op func(ctx context.Context, userID, name string) error, held string,
+) error {
 	id, err := userID(r)
 	if err != nil {
 		return err
@@ -89,12 +97,12 @@ func (a *API) addDepartment(w http.ResponseWriter, r *http.Request) error {
 	if err := noBody(r); err != nil {
 		return err
 	}
-	code := chi.URLParam(r, "code")
+	name := chi.URLParam(r, param)
 	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
-		ev.Details = map[string]string{"department": code}
-		err := a.users.AddDepartment(ctx, id, code)
+		ev.Details = map[string]string{detail: name}
+		err := op(ctx, id, name)
 		if errors.Is(err, storage.ErrConflict) {
-			return problem(http.StatusConflict, KindConflict, "the user is already in department %s", code)
+			return problem(http.StatusConflict, KindConflict, held, name)
 		}
 		return err
 	})
@@ -155,27 +163,7 @@ func (a *API) userRoles(w http.ResponseWriter, r *http.Request) error {
 // assignRole gives the user a role under the department rule: refused
 // with 422, naming the rule, when none of the user's departments allows it.
 func (a *API) assignRole(w http.ResponseWriter, r *http.Request) error {
-	id, err := userID(r)
-	if err != nil {
-		return err
-	}
-	if err := noBody(r); err != nil {
-		return err
-	}
-	name := chi.URLParam(r, "name")
-	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
-		ev.Details = map[string]string{"role": name}
-		err := a.users.AssignRole(ctx, id, name)
-		if errors.Is(err, storage.ErrConflict) {
-			return problem(http.StatusConflict, KindConflict, "the user already holds role %s", name)
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return a.grantUser(w, r, "name", "role", a.users.AssignRole, "the user already holds role %s")
 }
 
 func (a *API) unassignRole(w http.ResponseWriter, r *http.Request) error {
