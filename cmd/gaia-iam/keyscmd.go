@@ -67,19 +67,15 @@ func keysCmd(ctx context.Context, args []string, s sys) error {
 	return nil
 }
 
-// auditRotation writes the key.rotate event of the operator who rotated to
-// kid, named by $USER. It is written after the rotation, not in its
-// transaction: that would hold the database's write lock (SQLite) while
-// the new RSA key is generated.
+// auditRotation writes the key.rotate event of the operator (see
+// operatorName) who rotated to kid. It is written after the rotation, not
+// in its transaction: that would hold the database's write lock (SQLite)
+// while the new RSA key is generated.
 func auditRotation(ctx context.Context, store storage.Store, log *slog.Logger, kid string, getenv func(string) string) error {
-	operator := getenv("USER")
-	if operator == "" {
-		operator = "operator"
-	}
 	rec := audit.New(store, log, audit.Options{})
 	defer rec.Close(ctx)
 	return rec.Write(ctx, storage.AuditEvent{
-		ActorType: audit.ActorOperator, ActorName: operator,
+		ActorType: audit.ActorOperator, ActorName: operatorName(getenv),
 		Action: audit.ActionKeyRotate, Outcome: audit.Success,
 		TargetType: audit.TargetSigningKey, TargetID: kid,
 	})

@@ -17,19 +17,10 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// printGenerated shows generated passwords once, on stdout and never in the
-// log, so that log shipping does not carry them.
+// printGenerated shows the passwords the seed generated, once each (see
+// printOnce).
 func printGenerated(w io.Writer, creds []seed.Credential) {
 	for _, c := range creds {
-		fmt.Fprintf(w, `
-================================================================
-Created user %q with a generated password. It is shown only
-this once; store it now, then change it:
-
-    %s
-
-================================================================
-
-`, c.Username, c.Password)
+		printOnce(w, fmt.Sprintf("Created user %q with a generated password; change it after the first login", c.Username), c.Password)
 	}
 }
