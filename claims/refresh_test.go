@@ -1,6 +1,9 @@
 package claims_test
 
 import (
+	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,4 +124,21 @@ func TestVerifyKeyRefresh(t *testing.T) {
 			t.Errorf("Verify after the interval: %v", err)
 		}
 	})
+}
+
+// TestIAMJWKSMaxAge: the IAM's JWKS says how long to keep its keys with a
+// max-age the verifier honours as is, so the README's bound holds.
+func TestIAMJWKSMaxAge(t *testing.T) {
+	s := startIAM(t, nil)
+	resp, err := http.Get(s.issuer + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cc := resp.Header.Get("Cache-Control")
+	_, age, ok := strings.Cut(cc, "max-age=")
+	n, err := strconv.Atoi(age)
+	if d := time.Duration(n) * time.Second; !ok || err != nil || d < claims.MinKeyRefreshInterval || d > claims.MaxKeyRefreshInterval {
+		t.Errorf("JWKS Cache-Control %q, want a max-age from %v to %v", cc, claims.MinKeyRefreshInterval, claims.MaxKeyRefreshInterval)
+	}
 }
