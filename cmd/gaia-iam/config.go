@@ -25,15 +25,15 @@ type Config struct {
 	KeyRefresh      time.Duration
 	ClientCacheTTL  time.Duration
 	ShutdownTimeout time.Duration
-	// SeedCascade lets serve and seed remove the user role assignments a
-	// seed breaks; without it such a seed is refused.
-	SeedCascade bool
-	LogLevel    slog.Level
-	LogFormat   string // text or json
+	LogLevel        slog.Level
+	LogFormat       string // text or json
 	// KEK is the key-encryption key (base64, 32 bytes), or KEKFile a file
 	// holding it. With neither, a development key file is created.
 	KEK     string
 	KEKFile string
+	// SeedCascade lets serve and seed remove the user role assignments a
+	// seed breaks; without it such a seed is refused.
+	SeedCascade bool
 }
 
 // setting is one flag and its environment variable.
