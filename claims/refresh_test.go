@@ -4,32 +4,21 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gaia-platform/iam/claims"
 )
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time // guarded by mu
-}
+// fakeClock is a clock tests move by hand. Verify reads it on the calling
+// goroutine only (refreshes are synchronous), so it needs no lock.
+type fakeClock struct{ t time.Time }
 
 func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
 
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
+func (c *fakeClock) Now() time.Time { return c.t }
 
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func (c *fakeClock) Advance(d time.Duration) { c.t = c.t.Add(d) }
 
 // TestVerifyKeyRefresh: the cached keys are fetched again on a schedule
 // set by the JWKS response's Cache-Control max-age within the stated
