@@ -77,9 +77,9 @@ func (nc NewClient) Validate() error {
 	if len(nc.GrantTypes) == 0 {
 		v.Add("grant_types", "grant_types is empty: name at least one of %s", strings.Join(grantTypes, ", "))
 	}
-	for _, g := range nc.GrantTypes {
+	for i, g := range nc.GrantTypes {
 		if !slices.Contains(grantTypes, g) {
-			v.Add("grant_types", "unknown grant type %q (want one of %s)", g, strings.Join(grantTypes, ", "))
+			v.Add("grant_types", "grant_types[%d] is not one of %s", i, strings.Join(grantTypes, ", "))
 		}
 	}
 	checkDuplicates(&v, "grant_types", "grant type", nc.GrantTypes)
@@ -104,9 +104,9 @@ func checkClientName(v *ValidationError, name string) {
 }
 
 func checkScopes(v *ValidationError, scopes []string) {
-	for _, s := range scopes {
+	for i, s := range scopes {
 		if !scopeToken.MatchString(s) {
-			v.Add("scopes", "scope %q is not an RFC 6749 scope token", s)
+			v.Add("scopes", "scopes[%d] is not an RFC 6749 scope token", i)
 		}
 	}
 	checkDuplicates(v, "scopes", "scope", scopes)
@@ -119,12 +119,13 @@ func checkAudiences(v *ValidationError, audiences []string) {
 	checkDuplicates(v, "audiences", "audience", audiences)
 }
 
-// checkDuplicates reports each name listed more than once, once.
+// checkDuplicates reports each name listed more than once, once, by the
+// position of its second listing: the detail never quotes the input.
 func checkDuplicates(v *ValidationError, field, kind string, names []string) {
 	seen := map[string]int{}
-	for _, n := range names {
+	for i, n := range names {
 		if seen[n]++; seen[n] == 2 {
-			v.Add(field, "%s %q listed twice", kind, n)
+			v.Add(field, "%s[%d] repeats an earlier %s", field, i, kind)
 		}
 	}
 }

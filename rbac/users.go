@@ -52,7 +52,7 @@ func checkEmail(email string) error {
 	}
 	a, err := mail.ParseAddress(email)
 	if err != nil || a.Address != email || len(email) > 254 {
-		return invalidField("email", "email %q is not a plain address", email)
+		return invalidField("email", "email is not a plain address")
 	}
 	return nil
 }

@@ -44,6 +44,9 @@ type Config struct {
 	KEK []byte
 	// Seed is reconciled when the server is made.
 	Seed *seed.File
+	// SeedCascade lets the seed remove the user role assignments it breaks
+	// (seed.ErrBreaksAssignments); without it such a seed is refused.
+	SeedCascade bool
 }
 
 // Server is a ready-to-serve Gaia IAM.
@@ -111,7 +114,11 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	res, err := d.Seeder.Apply(ctx, cfg.Seed)
+	apply := d.Seeder.Apply
+	if cfg.SeedCascade {
+		apply = d.Seeder.ApplyCascading
+	}
+	res, err := apply(ctx, cfg.Seed)
 	if err != nil {
 		return nil, err
 	}

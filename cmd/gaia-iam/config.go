@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -30,6 +31,9 @@ type Config struct {
 	// holding it. With neither, a development key file is created.
 	KEK     string
 	KEKFile string
+	// SeedCascade lets serve and seed remove the user role assignments a
+	// seed breaks; without it such a seed is refused.
+	SeedCascade bool
 }
 
 // setting is one flag and its environment variable.
@@ -50,6 +54,7 @@ var settings = []setting{
 	{"key-encryption-key-file", "GAIA_KEY_ENCRYPTION_KEY_FILE", "", "file holding the key-encryption key (mode 0600); default: a development key in gaia-data/kek"},
 	{"key-refresh-interval", "GAIA_KEY_REFRESH_INTERVAL", "15s", "how often a server reloads the signing keys, so a rotation elsewhere reaches it"},
 	{"client-cache-ttl", "GAIA_CLIENT_CACHE_TTL", "2s", "how long a server trusts a client it read (disable, secret rotation and role changes reach it within this); 0 to read every time"},
+	{"seed-cascade", "GAIA_SEED_CASCADE", "false", "let the seed remove the user role assignments it breaks (a department no longer allows the role); without it such a seed is refused"},
 	{"shutdown-timeout", "GAIA_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests get on SIGINT/SIGTERM"},
 	{"log-level", "GAIA_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "GAIA_LOG_FORMAT", "text", "text or json"},
@@ -109,6 +114,11 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 		errs = append(errs, fmt.Errorf("--client-cache-ttl: %q is not a duration ≥ 0", *values["client-cache-ttl"]))
 	} else {
 		cfg.ClientCacheTTL = d
+	}
+	if b, err := strconv.ParseBool(*values["seed-cascade"]); err != nil {
+		errs = append(errs, fmt.Errorf("--seed-cascade: %q is neither true nor false", *values["seed-cascade"]))
+	} else {
+		cfg.SeedCascade = b
 	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(*values["log-level"])); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level: %w", err))

@@ -48,9 +48,10 @@ func serve(ctx context.Context, args []string, s sys) error {
 		ClientCacheTTL:  cfg.ClientCacheTTL,
 		KEK:             kek,
 		Seed:            file,
+		SeedCascade:     cfg.SeedCascade,
 	}, store, log)
 	if err != nil {
-		return err
+		return cascadeHint(err)
 	}
 	printGenerated(s.stdout, gaia.Seeded().Generated)
 	go gaia.Run(ctx)

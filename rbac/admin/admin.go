@@ -158,7 +158,7 @@ func (a *API) Handler() http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(authn, a.current)
 		for _, rt := range a.routes() {
-			r.With(withRoute(rt), claims.RequirePermission(rt.permission)).
+			r.With(withRoute(rt), claims.RequirePermission(rt.permission), a.textOnly(rt)).
 				Method(rt.method, rt.pattern, a.serve(rt.handle))
 		}
 	})

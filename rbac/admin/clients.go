@@ -74,7 +74,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 			GrantTypes: in.GrantTypes, Scopes: in.Scopes, Audiences: in.Audiences, Roles: in.Roles,
 		})
 		if errors.Is(err, storage.ErrConflict) {
-			return problem(http.StatusConflict, KindConflict, "client_id %s is taken", strconv.Quote(in.ClientID))
+			return problem(http.StatusConflict, KindConflict, "the client_id is taken")
 		}
 		if err != nil {
 			return err
@@ -222,7 +222,7 @@ func (a *API) clientRole(w http.ResponseWriter, r *http.Request, op func(ctx con
 		}
 		err := op(ctx, id, name)
 		if errors.Is(err, storage.ErrConflict) {
-			return problem(http.StatusConflict, KindConflict, "client %s already holds role %s", id, name)
+			return problem(http.StatusConflict, KindConflict, "the client already holds the role")
 		}
 		return err
 	})

@@ -82,7 +82,7 @@ func userHeld[S, T any](a *API, w http.ResponseWriter, r *http.Request,
 }
 
 func (a *API) addDepartment(w http.ResponseWriter, r *http.Request) error {
-	return a.grantUser(w, r, "code", "department", a.users.AddDepartment, "the user is already in department %s")
+	return a.grantUser(w, r, "code", "department", a.users.AddDepartment, "the user is already in the department")
 }
 
 // grantUser gives the user the department or role named by the path
@@ -102,7 +102,7 @@ func (a *API) grantUser(w http.ResponseWriter, r *http.Request, param, detail st
 		ev.Details = map[string]string{detail: name}
 		err := op(ctx, id, name)
 		if errors.Is(err, storage.ErrConflict) {
-			return problem(http.StatusConflict, KindConflict, held, name)
+			return problem(http.StatusConflict, KindConflict, "%s", held)
 		}
 		return err
 	})
@@ -163,7 +163,7 @@ func (a *API) userRoles(w http.ResponseWriter, r *http.Request) error {
 // assignRole gives the user a role under the department rule: refused
 // with 422, naming the rule, when none of the user's departments allows it.
 func (a *API) assignRole(w http.ResponseWriter, r *http.Request) error {
-	return a.grantUser(w, r, "name", "role", a.users.AssignRole, "the user already holds role %s")
+	return a.grantUser(w, r, "name", "role", a.users.AssignRole, "the user already holds the role")
 }
 
 func (a *API) unassignRole(w http.ResponseWriter, r *http.Request) error {

@@ -95,8 +95,10 @@ func invalid(field, detail string) *Problem {
 }
 
 // toProblem maps an error from the domain or the store to the problem the
-// client sees. Only the kinds a client can act on carry the error's text;
-// anything unexpected is an internal error whose cause goes to the log.
+// client sees. A detail never quotes what the client sent (it may be
+// anything, and a problem is shown and logged); the members it concerns
+// are named instead. Anything unexpected is an internal error whose cause
+// goes to the log.
 func toProblem(err error) *Problem {
 	var (
 		p   *Problem
@@ -114,32 +116,42 @@ func toProblem(err error) *Problem {
 		}
 		return p
 	case errors.As(err, &rna):
-		p := problem(http.StatusUnprocessableEntity, KindRoleNotAllowed, "%s", rna.Error())
+		p := problem(http.StatusUnprocessableEntity, KindRoleNotAllowed,
+			"none of the user's departments (see departments) allows the role")
 		p.Role, p.Departments = rna.Role, nonNil(rna.Departments)
 		return p
 	case errors.As(err, &dep):
 		p := problem(http.StatusConflict, KindDependentRoles,
-			"%s; retry with cascade=true to unassign them too", dep.Error())
+			"the user holds roles (see roles) that only this department allows; retry with cascade=true to unassign them too")
 		p.Roles = dep.Roles
 		return p
 	case errors.Is(err, rbac.ErrPublicClient):
 		return problem(http.StatusConflict, KindConflict, "a public client has no secret")
 	case errors.Is(err, rbac.ErrInvalidInput), errors.Is(err, storage.ErrInvalid):
-		return invalid("body", err.Error())
+		// Defence in depth: the edge (textOnly, decode) and the domain's
+		// validation name the field; a bound only the store enforces is
+		// still the client's fault, though it cannot be traced to a field.
+		return problem(http.StatusBadRequest, KindMalformed, "the request holds a value outside what the server can store")
 	case errors.Is(err, storage.ErrNotFound):
-		return problem(http.StatusNotFound, KindNotFound, "%s does not exist", subject(err))
+		return problem(http.StatusNotFound, KindNotFound, "the %s does not exist", subject(err))
 	case errors.Is(err, storage.ErrConflict):
-		return problem(http.StatusConflict, KindConflict, "%s conflicts with what is stored", subject(err))
+		return problem(http.StatusConflict, KindConflict, "the change conflicts with what is stored")
 	}
 	return nil
 }
 
-// subject is what a wrapped domain error is about: the text before its
-// first colon ("role InventoryViewer: get role: not found" → "role
-// InventoryViewer"). Domain errors start with what they address.
+// subject is what a wrapped domain error is about, without its name: the
+// first word of the text before its first colon ("role InventoryViewer:
+// get role: not found" → "role"), when that is a kind of record the API
+// manages. Domain errors start with what they address.
 func subject(err error) string {
 	s, _, _ := strings.Cut(err.Error(), ":")
-	return s
+	word, _, _ := strings.Cut(s, " ")
+	switch word {
+	case "user", "client", "role", "department", "permission":
+		return word
+	}
+	return "user, client, role or department the request names"
 }
 
 func fieldsSummary(n int) string {

@@ -45,10 +45,9 @@ type Items[T any] struct {
 
 // userID is the {id} of the path, or a 404 when it cannot name a user.
 func userID(r *http.Request) (string, error) {
-	raw := chi.URLParam(r, "id")
-	id, ok := storage.CanonicalID(raw)
+	id, ok := storage.CanonicalID(chi.URLParam(r, "id"))
 	if !ok {
-		return "", problem(http.StatusNotFound, KindNotFound, "user %s: not found", strconv.Quote(raw))
+		return "", problem(http.StatusNotFound, KindNotFound, "the user does not exist")
 	}
 	return id, nil
 }
