@@ -284,3 +284,51 @@ func TestHashOutsideTransaction(t *testing.T) {
 		})
 	}
 }
+
+// TestLookAlikeNames: the admin API refuses a username that mixes scripts
+// or looks like an existing one, and a client_id that looks like a user id.
+func TestLookAlikeNames(t *testing.T) {
+	forEachLocal(t, nil, func(t *testing.T, l *local) {
+		d := newDelegation(t, l)
+		createUser(t, d.api, "acc-admin", "")
+		for _, name := range []string{"асс-admin", "АСС-АDМIN", "acc-аdmin"} {
+			p := d.api.do("POST", "/users", map[string]any{"username": name}).problem(t, http.StatusBadRequest, admin.KindValidation)
+			if len(p.Errors) != 1 || p.Errors[0].Field != "username" {
+				t.Errorf("POST /users %q: errors %+v, want one about username", name, p.Errors)
+			}
+		}
+		createUser(t, d.api, "асе", "") // all Cyrillic, and no Latin "ace" yet
+		d.api.do("POST", "/users", map[string]any{"username": "ace"}).problem(t, http.StatusBadRequest, admin.KindValidation)
+
+		p := d.api.do("POST", "/clients", map[string]any{"client_id": "0190F1E2-7C4B-7000-8000-00000000CAFE", "name": "Sub clash",
+			"grant_types": []string{"client_credentials"}}).problem(t, http.StatusBadRequest, admin.KindValidation)
+		if len(p.Errors) != 1 || p.Errors[0].Field != "client_id" {
+			t.Errorf("POST /clients with a UUID client_id: errors %+v, want one about client_id", p.Errors)
+		}
+	})
+}
+
+// TestServiceSelfChange: a service holding iam.client.manage may not
+// change its own roles or active flag, nor delete itself.
+func TestServiceSelfChange(t *testing.T) {
+	forEachLocal(t, nil, func(t *testing.T, l *local) {
+		d := newDelegation(t, l)
+		d.role("ClientManager", "CLIENT_MANAGERS", "iam.client.manage")
+		var c admin.NewClientSecret
+		want(t, d.api.do("POST", "/clients", map[string]any{"client_id": "ops-bot", "name": "Ops bot",
+			"grant_types": []string{"client_credentials"}, "roles": []string{"ClientManager"}}), http.StatusCreated).decode(t, &c)
+		cc := clientcredentials.Config{ClientID: "ops-bot", ClientSecret: c.ClientSecret, TokenURL: l.issuer + "/oauth2/token"}
+		tok, err := cc.Token(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		bot := d.root.as(tok.AccessToken)
+		bot.do("PUT", "/clients/ops-bot/roles/ClientManager", nil).problem(t, http.StatusForbidden, admin.KindSelfChange)
+		bot.do("PATCH", "/clients/ops-bot", map[string]any{"active": false}).problem(t, http.StatusForbidden, admin.KindSelfChange)
+		bot.do("DELETE", "/clients/ops-bot", nil).problem(t, http.StatusForbidden, admin.KindSelfChange)
+		// Its name is not a grant: that it may change.
+		want(t, bot.do("PATCH", "/clients/ops-bot", map[string]any{"name": "Ops robot"}), http.StatusOK)
+		refused(t, bot.do("POST", "/clients", map[string]any{"client_id": "bot-2", "name": "Bot 2",
+			"grant_types": []string{"client_credentials"}, "roles": []string{"InventoryViewer"}}), "inventory.read")
+	})
+}
