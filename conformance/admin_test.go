@@ -529,8 +529,8 @@ func testAdminCatalog(t *testing.T, api *adminClient) {
 	want(t, api.do("GET", "/permissions", nil), http.StatusOK).decode(t, &perms)
 	var depts admin.Items[admin.Department]
 	want(t, api.do("GET", "/departments", nil), http.StatusOK).decode(t, &depts)
-	if len(roles.Items) != 5 || len(perms.Items) != 10 || len(depts.Items) != 3 {
-		t.Errorf("%d roles, %d permissions, %d departments; the example seed has 5, 10, 3", len(roles.Items), len(perms.Items), len(depts.Items))
+	if len(roles.Items) != 6 || len(perms.Items) != 10 || len(depts.Items) != 3 {
+		t.Errorf("%d roles, %d permissions, %d departments; the example seed has 6, 10, 3", len(roles.Items), len(perms.Items), len(depts.Items))
 	}
 	for _, r := range roles.Items {
 		if r.Name == "PlatformAdmin" && len(r.Permissions) != 7 {

@@ -47,6 +47,9 @@ type Config struct {
 	// SeedCascade lets the seed remove the user role assignments it breaks
 	// (seed.ErrBreaksAssignments); without it such a seed is refused.
 	SeedCascade bool
+	// PasswordHasher hashes user passwords; nil is argon2id with OWASP's
+	// parameters, one hash per core at a time.
+	PasswordHasher rbac.PasswordHasher
 }
 
 // Server is a ready-to-serve Gaia IAM.
@@ -76,14 +79,20 @@ type Domain struct {
 
 // NewDomain builds the domain over store. kek keys the client secrets.
 func NewDomain(store storage.Store, kek []byte, log *slog.Logger) (*Domain, error) {
+	return newDomain(store, kek, nil, log)
+}
+
+// newDomain is NewDomain with the password hasher; nil is the default.
+func newDomain(store storage.Store, kek []byte, hasher rbac.PasswordHasher, log *slog.Logger) (*Domain, error) {
 	clientKey, err := derive(kek, "gaia-iam client secrets v1")
 	if err != nil {
 		return nil, err
 	}
-	// One argon2id hash per core at a time bounds memory at 19 MiB × cores.
-	hasher, err := password.NewHasher(password.OWASP(), runtime.NumCPU())
-	if err != nil {
-		return nil, err
+	if hasher == nil {
+		// One argon2id hash per core at a time bounds memory at 19 MiB × cores.
+		if hasher, err = password.NewHasher(password.OWASP(), runtime.NumCPU()); err != nil {
+			return nil, err
+		}
 	}
 	svc, err := rbac.New(store, hasher, log)
 	if err != nil {
@@ -110,7 +119,7 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 	if cfg.Seed == nil {
 		return nil, errors.New("server: a seed is required")
 	}
-	d, err := NewDomain(store, cfg.KEK, log)
+	d, err := newDomain(store, cfg.KEK, cfg.PasswordHasher, log)
 	if err != nil {
 		return nil, err
 	}

@@ -195,3 +195,18 @@ func serveDocument(w http.ResponseWriter, _ *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	_, _ = w.Write(Document)
 }
+
+// actor is the caller of the request as the domain's delegation rules see
+// it, its permissions read from the store in the transaction ctx carries.
+// The token's own permissions may be up to its lifetime old: a role taken
+// away since must not keep its power here.
+func (a *API) actor(ctx context.Context) (rbac.Actor, error) {
+	acc, ok := claims.FromContext(ctx)
+	if !ok {
+		return rbac.Actor{}, errors.New("admin: no verified token in the request")
+	}
+	if acc.Type == claims.Service {
+		return a.users.ServiceActor(ctx, acc.Subject)
+	}
+	return a.users.UserActor(ctx, acc.Subject)
+}

@@ -32,6 +32,12 @@ const (
 	KindTooLarge         = "payload-too-large"
 	KindMediaType        = "unsupported-media-type"
 	KindInternal         = "internal"
+	// KindDelegation: the change would give or touch permissions the
+	// caller does not hold; missing_permissions names them.
+	KindDelegation = "delegation"
+	// KindSelfChange: the caller would change its own roles, departments
+	// or active flag, which only another administrator may do.
+	KindSelfChange = "self-change"
 )
 
 var problemTitles = map[string]string{
@@ -47,6 +53,8 @@ var problemTitles = map[string]string{
 	KindTooLarge:         "Payload too large",
 	KindMediaType:        "Unsupported media type",
 	KindInternal:         "Internal error",
+	KindDelegation:       "Not yours to delegate",
+	KindSelfChange:       "No one changes their own grants",
 }
 
 // FieldError names one invalid field of a request.
@@ -70,6 +78,7 @@ type Problem struct {
 	Role               string       `json:"role,omitempty"`                // role-not-allowed
 	Departments        []string     `json:"departments,omitzero"`          // role-not-allowed
 	RequiredPermission string       `json:"required_permission,omitempty"` // forbidden
+	MissingPermissions []string     `json:"missing_permissions,omitzero"`  // delegation, self-change
 }
 
 // Error makes a *Problem an error a handler can return.
@@ -105,6 +114,7 @@ func toProblem(err error) *Problem {
 		ve  *rbac.ValidationError
 		rna *rbac.RoleNotAllowedError
 		dep *rbac.DependentRolesError
+		del *rbac.DelegationError
 	)
 	switch {
 	case errors.As(err, &p):
@@ -125,6 +135,8 @@ func toProblem(err error) *Problem {
 			"the user holds roles (see roles) that only this department allows; retry with cascade=true to unassign them too")
 		p.Roles = dep.Roles
 		return p
+	case errors.As(err, &del):
+		return delegationProblem(del)
 	case errors.Is(err, rbac.ErrPublicClient):
 		return problem(http.StatusConflict, KindConflict, "a public client has no secret")
 	case errors.Is(err, rbac.ErrInvalidInput), errors.Is(err, storage.ErrInvalid):
@@ -198,4 +210,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// delegationProblem is the 403 of a change the domain's delegation rules
+// refuse. The detail names what was refused, never the principal's id.
+func delegationProblem(e *rbac.DelegationError) *Problem {
+	var p *Problem
+	switch e.Reason {
+	case rbac.ReasonSelf:
+		p = problem(http.StatusForbidden, KindSelfChange,
+			"no one changes their own roles, departments or active flag; ask another administrator")
+	case rbac.ReasonGrant:
+		p = problem(http.StatusForbidden, KindDelegation,
+			"the role carries permissions you do not hold: %s", strings.Join(e.Missing, ", "))
+	default:
+		p = problem(http.StatusForbidden, KindDelegation,
+			"the principal holds permissions you do not hold: %s", strings.Join(e.Missing, ", "))
+	}
+	p.MissingPermissions = nonNil(e.Missing)
+	return p
 }

@@ -516,12 +516,12 @@ func (s *Seeder) createUser(ctx context.Context, u User, res *Result) error {
 		return err
 	}
 	for _, code := range u.Departments {
-		if err := s.rbac.AddDepartment(ctx, rec.ID, code); err != nil {
+		if err := s.rbac.AddDepartment(ctx, rbac.Operator, rec.ID, code); err != nil {
 			return err
 		}
 	}
 	for _, r := range u.Roles {
-		if err := s.rbac.AssignRole(ctx, rec.ID, r); err != nil {
+		if err := s.rbac.AssignRole(ctx, rbac.Operator, rec.ID, r); err != nil {
 			return err
 		}
 	}
