@@ -12,37 +12,8 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/gaia-platform/iam/audit"
-	"github.com/gaia-platform/iam/claims"
 	"github.com/gaia-platform/iam/storage"
 )
-
-// tokenState is what Gaia knows of a presented token.
-type tokenState struct {
-	access  *claims.Access        // set for a live access token
-	refresh *storage.RefreshToken // set for a live refresh token
-	family  *storage.TokenFamily
-}
-
-// lookup finds token among the live tokens: an access token whose signature
-// verifies and that was not revoked, nor its login, nor its user disabled;
-// or an active refresh token of a live family. Anything else is nil.
-func (s *Server) lookup(ctx context.Context, token string) (*tokenState, error) {
-	if a, err := s.access.verify(token); err == nil {
-		live, err := s.accessLive(ctx, a)
-		if err != nil || !live {
-			return nil, err
-		}
-		return &tokenState{access: a}, nil
-	}
-	rt, fam, err := s.refreshToken(ctx, token)
-	if err != nil || rt == nil {
-		return nil, err
-	}
-	if !rt.Active || !fam.RevokedAt.IsZero() || !rt.ExpiresAt.After(s.now()) {
-		return nil, nil
-	}
-	return &tokenState{refresh: rt, family: fam}, nil
-}
 
 // refreshToken finds the stored refresh token a presented one stands for,
 // or nil. The token's own HMAC is checked first: fosite's signature split
@@ -59,31 +30,6 @@ func (s *Server) refreshToken(ctx context.Context, token string) (*storage.Refre
 		return nil, nil, fmt.Errorf("look up refresh token: %w", err)
 	}
 	return rt, fam, nil
-}
-
-// accessLive reports whether a verified access token still stands.
-func (s *Server) accessLive(ctx context.Context, a *claims.Access) (bool, error) {
-	revoked, err := s.store.AccessTokenRevoked(ctx, a.ID)
-	if err != nil || revoked {
-		return false, err
-	}
-	if a.Type != claims.User {
-		return true, nil
-	}
-	if a.SessionID != "" {
-		fam, err := s.store.GetTokenFamily(ctx, a.SessionID)
-		if err == nil && !fam.RevokedAt.IsZero() {
-			return false, nil
-		}
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return false, err
-		}
-	}
-	u, err := s.store.GetUser(ctx, a.Subject)
-	if errors.Is(err, storage.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil && u.Active, err
 }
 
 // introspection is an RFC 7662 §2.2 response.
@@ -104,7 +50,8 @@ type introspection struct {
 // Introspect serves POST /oauth2/introspect (RFC 7662). The caller must
 // authenticate as a client, and learns about a token only if it was issued
 // to it or names one of its audiences (§4); otherwise, and for any token
-// that is not live, the answer is {"active":false} and nothing else.
+// that is not live by the one liveness rule, the answer is
+// {"active":false} and nothing else.
 func (s *Server) Introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	caller, token, err := s.clientRequest(w, r)
@@ -112,21 +59,24 @@ func (s *Server) Introspect(w http.ResponseWriter, r *http.Request) {
 		s.writeError(ctx, w, r, err)
 		return
 	}
-	st, err := s.lookup(ctx, token)
+	lt, err := s.live(ctx, token)
 	if err != nil {
 		s.writeError(ctx, w, r, err)
 		return
 	}
 	resp := introspection{}
 	switch {
-	case st == nil:
-	case st.access != nil && (st.access.ClientID == caller.GetID() || slices.ContainsFunc(caller.GetAudience(), func(a string) bool { return slices.Contains(st.access.Audience, a) })):
-		a := st.access
+	case lt == nil:
+	case lt.access != nil && (lt.access.ClientID == caller.GetID() || slices.ContainsFunc(caller.GetAudience(), func(a string) bool { return slices.Contains(lt.access.Audience, a) })):
+		a := lt.access
 		resp = introspection{Active: true, Scope: a.Scope, ClientID: a.ClientID, Username: a.Username, TokenType: "Bearer",
 			Expiry: a.Expiry, IssuedAt: a.IssuedAt, Subject: a.Subject, Audience: a.Audience, Issuer: a.Issuer, ID: a.ID}
-	case st.refresh != nil && st.family.ClientID == caller.GetID():
-		resp = introspection{Active: true, ClientID: st.family.ClientID, TokenType: "refresh_token",
-			Expiry: st.refresh.ExpiresAt.Unix(), IssuedAt: st.refresh.CreatedAt.Unix(), Subject: st.family.Subject, Issuer: s.cfg.Issuer}
+	case lt.refresh != nil && lt.family.ClientID == caller.GetID():
+		resp = introspection{Active: true, ClientID: lt.family.ClientID, TokenType: "refresh_token",
+			Expiry: lt.refresh.ExpiresAt.Unix(), IssuedAt: lt.refresh.CreatedAt.Unix(), Subject: lt.family.Subject, Issuer: s.cfg.Issuer}
+		if lt.user != nil {
+			resp.Username = lt.user.Username
+		}
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -167,7 +117,16 @@ type revocation struct {
 }
 
 func (s *Server) revoke(ctx context.Context, clientID, token string) (revocation, error) {
-	if a, err := s.access.verify(token); err == nil {
+	// Whether the token is ours, not whether it is live: revoking a token
+	// that is no longer live is harmless and answers the same (§2.2).
+	p, err := s.identify(ctx, token)
+	if err != nil {
+		return revocation{}, err
+	}
+	if p == nil {
+		return revocation{refused: reasonUnknownToken}, nil
+	}
+	if a := p.access; a != nil {
 		rev := revocation{targetType: audit.TargetAccessToken, targetID: a.ID}
 		if a.ClientID != clientID {
 			rev.refused = reasonOtherClient
@@ -175,13 +134,7 @@ func (s *Server) revoke(ctx context.Context, clientID, token string) (revocation
 		}
 		return rev, s.store.RevokeAccessToken(ctx, a.ID, timeFromUnix(a.Expiry))
 	}
-	_, fam, err := s.refreshToken(ctx, token)
-	if err != nil {
-		return revocation{}, err
-	}
-	if fam == nil {
-		return revocation{refused: reasonUnknownToken}, nil
-	}
+	fam := p.family
 	rev := revocation{targetType: audit.TargetTokenFamily, targetID: fam.ID}
 	if fam.ClientID != clientID {
 		rev.refused = reasonOtherClient

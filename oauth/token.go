@@ -185,7 +185,7 @@ func (s *Server) authorize(ctx context.Context, grant string, ar fosite.AccessRe
 
 	case "refresh_token":
 		// The session is the one stored with the refresh token.
-		if s.now().After(sess.AuthTime.Add(s.cfg.MaxSessionAge)) {
+		if s.sessionOver(sess.AuthTime) {
 			_ = s.fstore.revokeFamily(ctx, ar.GetID())
 			return &refusal{reasonSessionExpired, fosite.ErrInvalidGrant}
 		}
