@@ -47,14 +47,21 @@ type introspection struct {
 	ID        string   `json:"jti,omitempty"`
 }
 
-// Introspect serves POST /oauth2/introspect (RFC 7662). The caller must
-// authenticate as a client, and learns about a token only if it was issued
-// to it or names one of its audiences (§4); otherwise, and for any token
-// that is not live by the one liveness rule, the answer is
+// Introspect serves POST /oauth2/introspect (RFC 7662). Only a
+// confidential client that authenticates may ask (§2.1; a public client
+// could otherwise scan for tokens with nothing but a client_id), and it
+// learns about a token only if the token was issued to it or its aud names
+// the caller's client_id (§4): sharing an audience such as the default one
+// is not enough. A resource server is therefore a confidential client whose
+// client_id is in the aud of the tokens it receives. Otherwise, and for a
+// token that is not live by the one liveness rule, the answer is
 // {"active":false} and nothing else.
 func (s *Server) Introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	caller, token, err := s.clientRequest(w, r)
+	if err == nil && caller.IsPublic() {
+		err = fosite.ErrInvalidClient
+	}
 	if err != nil {
 		s.writeError(ctx, w, r, err)
 		return
@@ -67,7 +74,7 @@ func (s *Server) Introspect(w http.ResponseWriter, r *http.Request) {
 	resp := introspection{}
 	switch {
 	case lt == nil:
-	case lt.access != nil && (lt.access.ClientID == caller.GetID() || slices.ContainsFunc(caller.GetAudience(), func(a string) bool { return slices.Contains(lt.access.Audience, a) })):
+	case lt.access != nil && (lt.access.ClientID == caller.GetID() || slices.Contains(lt.access.Audience, caller.GetID())):
 		a := lt.access
 		resp = introspection{Active: true, Scope: a.Scope, ClientID: a.ClientID, Username: a.Username, TokenType: "Bearer",
 			Expiry: a.Expiry, IssuedAt: a.IssuedAt, Subject: a.Subject, Audience: a.Audience, Issuer: a.Issuer, ID: a.ID}

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ory/fosite"
@@ -120,6 +121,11 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 	// A request that does not even name a client failed client
 	// authentication (RFC 6749 §5.2), which fosite calls invalid_request.
 	if r.Header.Get("Authorization") == "" && r.PostForm.Get("client_id") == "" {
+		return fosite.ErrInvalidClient
+	}
+	// Clients authenticate with Basic; any other scheme (a Bearer token
+	// sent to the introspection endpoint, say) is a failed authentication.
+	if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); scheme != "" && !strings.EqualFold(scheme, "Basic") {
 		return fosite.ErrInvalidClient
 	}
 	// RFC 6749 §2.3: one client authentication method per request, and
