@@ -16,13 +16,14 @@ import (
 )
 
 // refreshToken finds the stored refresh token a presented one stands for,
-// or nil. The token's own HMAC is checked first: fosite's signature split
-// alone would match any "x.<signature>".
+// or nil. verifiedRefresh checks the token's own HMAC first: fosite's
+// signature split alone would match any "x.<signature>".
 func (s *Server) refreshToken(ctx context.Context, token string) (*storage.RefreshToken, *storage.TokenFamily, error) {
-	if len(token) > maxTokenLength || s.enigma.Validate(ctx, token) != nil {
+	sig := s.refresh.RefreshTokenSignature(ctx, token)
+	if sig == "" {
 		return nil, nil, nil
 	}
-	rt, fam, err := s.store.GetRefreshToken(ctx, s.refresh.RefreshTokenSignature(ctx, token))
+	rt, fam, err := s.store.GetRefreshToken(ctx, sig)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil, nil
 	}
