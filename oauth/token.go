@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ory/fosite"
@@ -122,6 +123,11 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 	if r.Header.Get("Authorization") == "" && r.PostForm.Get("client_id") == "" {
 		return fosite.ErrInvalidClient
 	}
+	// Clients authenticate with Basic; any other scheme (a Bearer token
+	// sent to the introspection endpoint, say) is a failed authentication.
+	if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); scheme != "" && !strings.EqualFold(scheme, "Basic") {
+		return fosite.ErrInvalidClient
+	}
 	// RFC 6749 §2.3: one client authentication method per request, and
 	// never a client_id in the body naming another client than the header.
 	if id, _, ok := r.BasicAuth(); ok || r.Header.Get("Authorization") != "" {
@@ -185,7 +191,7 @@ func (s *Server) authorize(ctx context.Context, grant string, ar fosite.AccessRe
 
 	case "refresh_token":
 		// The session is the one stored with the refresh token.
-		if s.now().After(sess.AuthTime.Add(s.cfg.MaxSessionAge)) {
+		if s.sessionOver(sess.AuthTime) {
 			_ = s.fstore.revokeFamily(ctx, ar.GetID())
 			return &refusal{reasonSessionExpired, fosite.ErrInvalidGrant}
 		}

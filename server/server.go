@@ -176,7 +176,9 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 
 // newAdmin builds the admin API. Its tokens are verified by the same
 // claims.Verifier services use, fed the key ring's JWKS in process rather
-// than over HTTP; they must be for the default audience.
+// than over HTTP; they must be for the default audience. Then the OAuth
+// server's liveness rule, the one introspection and userinfo use, decides
+// whether the token is still live.
 func newAdmin(ctx context.Context, cfg Config, store storage.Store, d *Domain, ring *keys.Ring, rec *audit.Recorder, o *oauth.Server, log *slog.Logger) (http.Handler, error) {
 	v, err := claims.NewVerifier(ctx, claims.VerifierConfig{
 		Issuer:   cfg.Issuer,
@@ -192,6 +194,7 @@ func newAdmin(ctx context.Context, cfg Config, store storage.Store, d *Domain, r
 	}
 	api, err := admin.New(admin.Config{
 		Verifier:      v,
+		Liveness:      o,
 		Users:         d.RBAC,
 		Clients:       d.Clients,
 		Store:         store,

@@ -45,9 +45,6 @@ type Store interface {
 	ListPermissions(ctx context.Context) ([]storage.Permission, error)
 	ListDepartments(ctx context.Context) ([]storage.Department, error)
 	ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error)
-	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
-	GetTokenFamily(ctx context.Context, id string) (*storage.TokenFamily, error)
-	GetClient(ctx context.Context, clientID string) (*storage.Client, error)
 }
 
 // Auditor writes audit events. Write joins the transaction in ctx; Flush
@@ -61,6 +58,8 @@ type Auditor interface {
 type Config struct {
 	// Verifier checks the bearer tokens, as any Gaia service would.
 	Verifier *claims.Verifier
+	// Liveness decides, after the verifier, whether a token is still live.
+	Liveness Liveness
 	Users    *rbac.Service
 	Clients  *rbac.Clients
 	Store    Store
@@ -74,6 +73,7 @@ type Config struct {
 // API serves the admin endpoints.
 type API struct {
 	verifier      *claims.Verifier
+	liveness      Liveness
 	users         *rbac.Service
 	clients       *rbac.Clients
 	store         Store
@@ -84,15 +84,15 @@ type API struct {
 
 // New checks cfg and returns the API.
 func New(cfg Config) (*API, error) {
-	if cfg.Verifier == nil || cfg.Users == nil || cfg.Clients == nil || cfg.Store == nil || cfg.Audit == nil || cfg.Log == nil {
-		return nil, errors.New("admin.New: verifier, users, clients, store, audit and log are required")
+	if cfg.Verifier == nil || cfg.Liveness == nil || cfg.Users == nil || cfg.Clients == nil || cfg.Store == nil || cfg.Audit == nil || cfg.Log == nil {
+		return nil, errors.New("admin.New: verifier, liveness, users, clients, store, audit and log are required")
 	}
 	changed := cfg.ClientChanged
 	if changed == nil {
 		changed = func(string) {}
 	}
 	return &API{
-		verifier: cfg.Verifier, users: cfg.Users, clients: cfg.Clients, store: cfg.Store,
+		verifier: cfg.Verifier, liveness: cfg.Liveness, users: cfg.Users, clients: cfg.Clients, store: cfg.Store,
 		audit: cfg.Audit, clientChanged: changed, log: cfg.Log,
 	}, nil
 }
