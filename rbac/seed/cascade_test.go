@@ -56,11 +56,11 @@ func TestSeedKeepsTheDepartmentRule(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := fx.svc.AddDepartment(ctx, clerk.ID, "INVENTORY"); err != nil {
+				if err := fx.svc.AddDepartment(ctx, rbac.Operator, clerk.ID, "INVENTORY"); err != nil {
 					t.Fatal(err)
 				}
 				for _, r := range []string{"InventoryManager", "InventoryViewer"} {
-					if err := fx.svc.AssignRole(ctx, clerk.ID, r); err != nil {
+					if err := fx.svc.AssignRole(ctx, rbac.Operator, clerk.ID, r); err != nil {
 						t.Fatal(err)
 					}
 				}
