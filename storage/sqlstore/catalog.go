@@ -63,25 +63,9 @@ func (s *Store) DeletePermission(ctx context.Context, id string) error {
 
 // ListRoles lists every role, sorted by name, with its permissions.
 func (s *Store) ListRoles(ctx context.Context) ([]storage.Role, error) {
-	roles := []storage.Role{}
-	err := s.each(ctx, func(scan func(...any) error) error {
-		var (
-			r    storage.Role
-			perm sql.NullString
-		)
-		if err := scan(&r.ID, &r.Name, &r.Description, &perm); err != nil {
-			return err
-		}
-		if n := len(roles); n == 0 || roles[n-1].ID != r.ID {
-			r.Permissions = []string{}
-			roles = append(roles, r)
-		}
-		if perm.Valid {
-			last := &roles[len(roles)-1]
-			last.Permissions = append(last.Permissions, perm.String)
-		}
-		return nil
-	}, `SELECT r.id, r.name, r.description, p.name
+	roles, err := withNames(s, ctx, func(r *storage.Role) []any { return []any{&r.ID, &r.Name, &r.Description} },
+		func(r *storage.Role) (string, *[]string) { return r.ID, &r.Permissions },
+		`SELECT r.id, r.name, r.description, p.name
 		FROM roles r
 		LEFT JOIN role_permissions rp ON rp.role_id = r.id
 		LEFT JOIN permissions p ON p.id = rp.permission_id
@@ -90,6 +74,39 @@ func (s *Store) ListRoles(ctx context.Context) ([]storage.Role, error) {
 		return nil, fmt.Errorf("list roles: %w", err)
 	}
 	return roles, nil
+}
+
+// withNames runs query, whose rows are a record's columns (scanned into
+// what dest returns) and then one name, NULL when the record has none,
+// ordered by record: one row per (record, name) pair of a LEFT JOIN. It
+// folds them into the records, each with its names in the list that names
+// returns along with its ID.
+func withNames[T any](s *Store, ctx context.Context, dest func(*T) []any, names func(*T) (string, *[]string), query string) ([]T, error) {
+	out := []T{}
+	lastID := "" // of out's last record
+	err := s.each(ctx, func(scan func(...any) error) error {
+		var (
+			v    T
+			name sql.NullString
+		)
+		if err := scan(append(dest(&v), &name)...); err != nil {
+			return err
+		}
+		if id, list := names(&v); len(out) == 0 || id != lastID {
+			*list = []string{}
+			out = append(out, v)
+			lastID = id
+		}
+		if name.Valid {
+			_, last := names(&out[len(out)-1])
+			*last = append(*last, name.String)
+		}
+		return nil
+	}, query)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // GetRoleByName finds a role by name. It does not fill Permissions.
@@ -175,25 +192,9 @@ func (s *Store) setPairsTx(ctx context.Context, ownerID string, ids []string, p 
 
 // ListDepartments lists every department, sorted by code, with its allowed roles.
 func (s *Store) ListDepartments(ctx context.Context) ([]storage.Department, error) {
-	ds := []storage.Department{}
-	err := s.each(ctx, func(scan func(...any) error) error {
-		var (
-			d    storage.Department
-			role sql.NullString
-		)
-		if err := scan(&d.ID, &d.Code, &d.Name, &role); err != nil {
-			return err
-		}
-		if n := len(ds); n == 0 || ds[n-1].ID != d.ID {
-			d.AllowedRoles = []string{}
-			ds = append(ds, d)
-		}
-		if role.Valid {
-			last := &ds[len(ds)-1]
-			last.AllowedRoles = append(last.AllowedRoles, role.String)
-		}
-		return nil
-	}, `SELECT d.id, d.code, d.name, r.name
+	ds, err := withNames(s, ctx, func(d *storage.Department) []any { return []any{&d.ID, &d.Code, &d.Name} },
+		func(d *storage.Department) (string, *[]string) { return d.ID, &d.AllowedRoles },
+		`SELECT d.id, d.code, d.name, r.name
 		FROM departments d
 		LEFT JOIN department_allowed_roles dar ON dar.department_id = d.id
 		LEFT JOIN roles r ON r.id = dar.role_id
