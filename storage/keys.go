@@ -6,7 +6,8 @@ import (
 )
 
 // SigningKey is a key that signs tokens, as package oauth/keys keeps it.
-// Rows are written once and then only retired, never changed otherwise.
+// Rows are written once and then only retired or revoked, never changed
+// otherwise.
 type SigningKey struct {
 	// ID is the JWS key id (kid): a UUIDv7, assigned by CreateSigningKey
 	// when empty.
@@ -17,7 +18,15 @@ type SigningKey struct {
 	PrivateKey []byte
 	PublicKey  []byte // PKIX DER
 	CreatedAt  time.Time
-	RetiredAt  time.Time // zero while the key is current
+	// ActivatesAt is when the key starts signing; before it the key is
+	// only published. CreateSigningKey sets it to CreatedAt when zero.
+	ActivatesAt time.Time
+	// RetiredAt is when the key stops signing (it may be ahead: the
+	// instant the next key activates); zero while no successor is set.
+	RetiredAt time.Time
+	// RevokedAt is when an operator revoked the key: from then on it is
+	// neither published nor trusted. Zero for a key not revoked.
+	RevokedAt time.Time
 }
 
 // SigningKeys stores the signing keys. Key rotation is a sequence of these
@@ -30,11 +39,21 @@ type SigningKeys interface {
 	// ListSigningKeys lists every key, newest (by CreatedAt, then ID) first.
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	// RetireSigningKeys sets RetiredAt to at (now when zero) on every key
-	// not yet retired except the one with exceptID. An exceptID that is not
-	// a UUID, such as "", spares no key. Keys already retired keep their
-	// RetiredAt.
+	// not retired by at, except the one with exceptID. An exceptID that is
+	// not a UUID, such as "", spares no key. Keys retired at or before at
+	// keep their RetiredAt; a key due to retire after at retires at at.
 	RetireSigningKeys(ctx context.Context, exceptID string, at time.Time) error
 	// DeleteSigningKeys deletes the keys retired before retiredBefore and
 	// returns how many it deleted. Keys not retired are never deleted.
 	DeleteSigningKeys(ctx context.Context, retiredBefore time.Time) (int, error)
+	// RevokeSigningKey sets RevokedAt to at (now when zero) on the key id,
+	// and retires it at at unless it retired earlier, so that it is deleted
+	// once its retention ends. It reports whether this call revoked it: a
+	// key revoked already keeps its RevokedAt and is false, nil. An id that
+	// is no key's is ErrNotFound.
+	RevokeSigningKey(ctx context.Context, id string, at time.Time) (bool, error)
+	// SigningKeyRevoked reports whether the key id is revoked, reading only
+	// that. An id that is no key's (never stored, or deleted after its
+	// retention) is ErrNotFound.
+	SigningKeyRevoked(ctx context.Context, id string) (bool, error)
 }

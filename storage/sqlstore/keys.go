@@ -8,7 +8,7 @@ import (
 	"github.com/gaia-platform/iam/storage"
 )
 
-const signingKeyColumns = `id, algorithm, private_key, public_key, created_at, retired_at`
+const signingKeyColumns = `id, algorithm, private_key, public_key, created_at, retired_at, activates_at, revoked_at`
 
 // CreateSigningKey inserts k, assigning ID and CreatedAt when they are zero.
 func (s *Store) CreateSigningKey(ctx context.Context, k *storage.SigningKey) error {
@@ -20,16 +20,14 @@ func (s *Store) CreateSigningKey(ctx context.Context, k *storage.SigningKey) err
 		return fmt.Errorf("create signing key: %w", err)
 	}
 	created := storage.Stamp(k.CreatedAt, storage.Now())
-	retired := k.RetiredAt
-	if !retired.IsZero() {
-		retired = storage.Stamp(retired, created) // only normalized: it is not zero
-	}
-	_, err = s.exec(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		id, k.Algorithm, k.PrivateKey, k.PublicKey, s.d.Time(created), s.nullTime(retired))
+	activates := storage.Stamp(k.ActivatesAt, created)
+	retired, revoked := stampOrZero(k.RetiredAt), stampOrZero(k.RevokedAt)
+	_, err = s.exec(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		id, k.Algorithm, k.PrivateKey, k.PublicKey, s.d.Time(created), s.nullTime(retired), s.d.Time(activates), s.nullTime(revoked))
 	if err != nil {
 		return fmt.Errorf("create signing key %q: %w", id, err)
 	}
-	k.ID, k.CreatedAt, k.RetiredAt = id, created, retired
+	k.ID, k.CreatedAt, k.ActivatesAt, k.RetiredAt, k.RevokedAt = id, created, activates, retired, revoked
 	return nil
 }
 
@@ -37,7 +35,12 @@ func (s *Store) CreateSigningKey(ctx context.Context, k *storage.SigningKey) err
 func (s *Store) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
 	ks, err := scanAll(s, ctx, func(scan func(...any) error) (storage.SigningKey, error) {
 		var k storage.SigningKey
-		return k, scan(&k.ID, &k.Algorithm, &k.PrivateKey, &k.PublicKey, timeDest{&k.CreatedAt}, timeDest{&k.RetiredAt})
+		err := scan(&k.ID, &k.Algorithm, &k.PrivateKey, &k.PublicKey, timeDest{&k.CreatedAt}, timeDest{&k.RetiredAt},
+			timeDest{&k.ActivatesAt}, timeDest{&k.RevokedAt})
+		if k.ActivatesAt.IsZero() { // a key stored before activation times: it signed when made
+			k.ActivatesAt = k.CreatedAt
+		}
+		return k, err
 	}, `SELECT `+signingKeyColumns+` FROM signing_keys ORDER BY created_at DESC, id DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
@@ -57,7 +60,7 @@ func (s *Store) RetireSigningKeys(ctx context.Context, exceptID string, at time.
 	}
 	if err == nil {
 		_, err = s.exec(ctx, `UPDATE signing_keys SET retired_at = $2
-			WHERE retired_at IS NULL AND id IS DISTINCT FROM $1`+s.d.UUIDParam,
+			WHERE (retired_at IS NULL OR retired_at > $2) AND id IS DISTINCT FROM $1`+s.d.UUIDParam,
 			except, s.d.Time(storage.Stamp(at, storage.Now())))
 	}
 	if err != nil {
@@ -76,4 +79,46 @@ func (s *Store) DeleteSigningKeys(ctx context.Context, retiredBefore time.Time) 
 		return 0, fmt.Errorf("delete signing keys retired before %v: %w", retiredBefore, err)
 	}
 	return int(n), nil
+}
+
+// RevokeSigningKey revokes the key id at at, retiring it then unless it
+// retired earlier; a key revoked already is left as it is.
+func (s *Store) RevokeSigningKey(ctx context.Context, id string, at time.Time) (bool, error) {
+	k, err := key("id", id, storage.ErrNotFound)
+	if err != nil {
+		return false, fmt.Errorf("revoke signing key: %w", err)
+	}
+	t := s.d.Time(storage.Stamp(at, storage.Now()))
+	n, err := s.exec(ctx, `UPDATE signing_keys SET revoked_at = $2,
+			retired_at = CASE WHEN retired_at IS NULL OR retired_at > $2 THEN $2 ELSE retired_at END
+		WHERE id = $1 AND revoked_at IS NULL`, k, t)
+	if err == nil && n == 0 {
+		// Revoked already, or no such key: only the second is an error.
+		_, err = s.SigningKeyRevoked(ctx, k)
+	}
+	if err != nil {
+		return false, fmt.Errorf("revoke signing key %q: %w", id, err)
+	}
+	return n > 0, nil
+}
+
+// SigningKeyRevoked reports whether the key id is revoked.
+func (s *Store) SigningKeyRevoked(ctx context.Context, id string) (bool, error) {
+	k, err := key("id", id, storage.ErrNotFound)
+	if err != nil {
+		return false, fmt.Errorf("signing key revoked: %w", err)
+	}
+	var revoked bool
+	if err := s.row(ctx, `SELECT revoked_at IS NOT NULL FROM signing_keys WHERE id = $1`, []any{k}, &revoked); err != nil {
+		return false, fmt.Errorf("signing key %q revoked: %w", id, err)
+	}
+	return revoked, nil
+}
+
+// stampOrZero is t normalized as storage.Stamp does, or zero.
+func stampOrZero(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return storage.Stamp(t, t)
 }

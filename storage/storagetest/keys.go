@@ -22,12 +22,16 @@ var signingKeysCases = []testCase{
 	{"Retire", testSigningKeyRetire},
 	{"Delete", testSigningKeyDelete},
 	{"InTx", testSigningKeyInTx},
+	{"Activation", testSigningKeyActivation},
+	{"RetireEarlier", testSigningKeyRetireEarlier},
+	{"Revoke", testSigningKeyRevoke},
 }
 
 func sameSigningKey(a, b *storage.SigningKey) bool {
 	return a.ID == b.ID && a.Algorithm == b.Algorithm &&
 		bytes.Equal(a.PrivateKey, b.PrivateKey) && bytes.Equal(a.PublicKey, b.PublicKey) &&
-		a.CreatedAt.Equal(b.CreatedAt) && a.RetiredAt.Equal(b.RetiredAt)
+		a.CreatedAt.Equal(b.CreatedAt) && a.RetiredAt.Equal(b.RetiredAt) &&
+		a.ActivatesAt.Equal(b.ActivatesAt) && a.RevokedAt.Equal(b.RevokedAt)
 }
 
 // mkSigningKey creates a key with distinct stand-in key bytes, created at
@@ -105,7 +109,8 @@ func testSigningKeyExplicitIDAndTimes(t *testing.T, s storage.Store) {
 	ok(t, "CreateSigningKey", s.CreateSigningKey(ctx, k))
 	want := &storage.SigningKey{ID: "0190f3a0-0000-7000-8000-00000000000a", Algorithm: "RS256",
 		PrivateKey: []byte{1}, PublicKey: []byte{2},
-		CreatedAt: created.UTC().Truncate(time.Microsecond), RetiredAt: retired.UTC().Truncate(time.Microsecond)}
+		CreatedAt: created.UTC().Truncate(time.Microsecond), RetiredAt: retired.UTC().Truncate(time.Microsecond),
+		ActivatesAt: created.UTC().Truncate(time.Microsecond)} // zero: active from its creation
 	if !sameSigningKey(k, want) || k.CreatedAt.Location() != time.UTC || k.RetiredAt.Location() != time.UTC {
 		t.Errorf("CreateSigningKey set %+v, want %+v", k, want)
 	}
@@ -248,4 +253,111 @@ func testSigningKeyInTx(t *testing.T, s storage.Store) {
 	})
 	is(t, "InTx", err, errStop)
 	wantSigningKeys(t, s, "after rollback", old)
+}
+
+// testSigningKeyActivation: a key made to sign later keeps its activation
+// time, at microsecond precision in UTC, and so does a revocation time
+// given at creation.
+func testSigningKeyActivation(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	created := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	activates := created.Add(75*time.Second + 999) // ns: stored at µs
+	revoked := created.Add(time.Hour)
+	k := &storage.SigningKey{Algorithm: "RS256", PrivateKey: []byte{1}, PublicKey: []byte{2},
+		CreatedAt: created, ActivatesAt: activates.In(time.FixedZone("CET", 3600))}
+	ok(t, "CreateSigningKey", s.CreateSigningKey(ctx, k))
+	r := &storage.SigningKey{Algorithm: "RS256", PrivateKey: []byte{3}, PublicKey: []byte{4},
+		CreatedAt: created.Add(-time.Hour), RevokedAt: revoked}
+	ok(t, "CreateSigningKey(revoked)", s.CreateSigningKey(ctx, r))
+	if !k.ActivatesAt.Equal(activates.Truncate(time.Microsecond)) || k.ActivatesAt.Location() != time.UTC {
+		t.Errorf("CreateSigningKey set ActivatesAt %v, want %v in UTC", k.ActivatesAt, activates.Truncate(time.Microsecond))
+	}
+	wantSigningKeys(t, s, "with an activation time", k, r)
+	got := listSigningKeys(t, s)
+	if got[0].ActivatesAt.Location() != time.UTC || !got[1].RevokedAt.Equal(revoked) || got[1].RevokedAt.Location() != time.UTC {
+		t.Errorf("ListSigningKeys = %+v, want the times in UTC", got)
+	}
+}
+
+// testSigningKeyRetireEarlier: a key due to retire later (when the next
+// key activates) is retired at an earlier instant when asked; one retired
+// earlier keeps its time.
+func testSigningKeyRetireEarlier(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	old, cur := mkSigningKey(t, s, base), mkSigningKey(t, s, base.Add(time.Hour))
+	next := mkSigningKey(t, s, base.Add(2*time.Hour))
+	ok(t, "RetireSigningKeys(next, ahead)", s.RetireSigningKeys(ctx, next.ID, base.Add(3*time.Hour)))
+	old.RetiredAt, cur.RetiredAt = base.Add(3*time.Hour), base.Add(3*time.Hour)
+	wantSigningKeys(t, s, "retired ahead", next, cur, old)
+
+	ok(t, "RetireSigningKeys(old)", s.RetireSigningKeys(ctx, old.ID, base.Add(150*time.Minute)))
+	cur.RetiredAt, next.RetiredAt = base.Add(150*time.Minute), base.Add(150*time.Minute)
+	wantSigningKeys(t, s, "retired earlier", next, cur, old)
+
+	ok(t, "RetireSigningKeys(later)", s.RetireSigningKeys(ctx, "", base.Add(4*time.Hour)))
+	wantSigningKeys(t, s, "retired again later", next, cur, old)
+}
+
+// testSigningKeyRevoke: revoking sets RevokedAt once, retires the key then
+// unless it retired earlier, and refuses an unknown id.
+func testSigningKeyRevoke(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	old, cur := mkSigningKey(t, s, base), mkSigningKey(t, s, base.Add(time.Hour))
+	ok(t, "RetireSigningKeys(cur)", s.RetireSigningKeys(ctx, cur.ID, base.Add(time.Hour)))
+	old.RetiredAt = base.Add(time.Hour)
+
+	for _, k := range []*storage.SigningKey{old, cur} {
+		revoked, err := s.SigningKeyRevoked(ctx, k.ID)
+		if err != nil || revoked {
+			t.Errorf("SigningKeyRevoked(%s) before revoking = %v, %v, want false", k.ID, revoked, err)
+		}
+	}
+	at := base.Add(2*time.Hour + 123456789)
+	for i, k := range []*storage.SigningKey{old, cur} {
+		first, err := s.RevokeSigningKey(ctx, strings.ToUpper(k.ID), at)
+		if err != nil || !first {
+			t.Errorf("RevokeSigningKey(%s) = %v, %v, want true", k.ID, first, err)
+		}
+		k.RevokedAt = at.Truncate(time.Microsecond)
+		if i == 1 { // not retired: retired as it is revoked
+			k.RetiredAt = k.RevokedAt
+		}
+	}
+	wantSigningKeys(t, s, "after RevokeSigningKey", cur, old)
+
+	// Idempotent: a second revocation changes nothing.
+	first, err := s.RevokeSigningKey(ctx, cur.ID, at.Add(time.Hour))
+	if err != nil || first {
+		t.Errorf("RevokeSigningKey again = %v, %v, want false, nil", first, err)
+	}
+	wantSigningKeys(t, s, "after RevokeSigningKey again", cur, old)
+	revoked, err := s.SigningKeyRevoked(ctx, cur.ID)
+	if err != nil || !revoked {
+		t.Errorf("SigningKeyRevoked(%s) = %v, %v, want true", cur.ID, revoked, err)
+	}
+	// A revoked key is still deleted once its retention ends.
+	if n, err := s.DeleteSigningKeys(ctx, at.Add(time.Second)); err != nil || n != 2 {
+		t.Errorf("DeleteSigningKeys after revocation = %d, %v, want 2", n, err)
+	}
+
+	for _, id := range []string{uuid.NewString(), old.ID, "not-a-uuid", ""} {
+		_, err := s.RevokeSigningKey(ctx, id, time.Time{})
+		is(t, fmt.Sprintf("RevokeSigningKey(%q)", id), err, storage.ErrNotFound)
+		_, err = s.SigningKeyRevoked(ctx, id)
+		is(t, fmt.Sprintf("SigningKeyRevoked(%q)", id), err, storage.ErrNotFound)
+	}
+	_, err = s.RevokeSigningKey(ctx, "\x00\xff", time.Time{})
+	is(t, "RevokeSigningKey(NUL, invalid UTF-8)", err, storage.ErrInvalid)
+
+	// A zero at means now.
+	k := mkSigningKey(t, s, time.Time{})
+	if _, err := s.RevokeSigningKey(ctx, k.ID, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	got := listSigningKeys(t, s)
+	if d := time.Since(got[0].RevokedAt); len(got) != 1 || d < 0 || d > time.Minute || !got[0].RetiredAt.Equal(got[0].RevokedAt) {
+		t.Errorf("RevokeSigningKey(at zero) left %+v, want revoked and retired now", got)
+	}
 }
