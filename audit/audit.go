@@ -78,12 +78,20 @@ const (
 	ActionTokenRevoke = "token.revoke"
 	// ActionKeyRotate is a signing key rotation.
 	ActionKeyRotate = "key.rotate"
+	// ActionKeyRevoke is the revocation of a (compromised) signing key.
+	ActionKeyRevoke = "key.revoke"
 )
 
 // Detail keys (storage.AuditEvent.Details).
 const (
 	DetailReason = "reason" // why a failure failed, e.g. invalid_credentials
 	DetailGrant  = "grant"  // the OAuth grant type of an auth event
+	// DetailAlready is "true" on a key.revoke of a key revoked before.
+	DetailAlready = "already"
+	// DetailFreshKey is the kid of the key a key.revoke made to sign at once.
+	DetailFreshKey = "fresh_kid"
+	// DetailActivatesAt is when the key of a key.rotate starts signing (RFC 3339).
+	DetailActivatesAt = "activates_at"
 )
 
 // ClientIP returns the address r came from: the host of its RemoteAddr,

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Metadata is the discovery document (OIDC Discovery §3, RFC 8414 §2). It
@@ -104,10 +106,16 @@ func (h *Handler) Metadata(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(h.doc)
 }
 
+// JWKSMaxAge is how long a resource server may cache the JWKS: a key
+// rotation publishes the next key at least this long (plus the servers'
+// key refresh interval) before it signs.
+const JWKSMaxAge = 60 * time.Second
+
 // JWKS serves the public signing keys. A short max-age, because a resource
-// server that meets an unknown kid refetches anyway.
+// server that meets an unknown kid refetches anyway, and because a revoked
+// key leaves the verifiers' caches within it.
 func (h *Handler) JWKS(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(JWKSMaxAge/time.Second)))
 	_, _ = w.Write(h.jwks())
 }

@@ -19,6 +19,7 @@ const Leeway = claims.DefaultLeeway
 // one of Gaia's: exactly one of access and refresh is set.
 type presented struct {
 	access  *claims.Access        // an access token whose signature and times verify
+	kid     string                // the key that signed access
 	refresh *storage.RefreshToken // a refresh token whose HMAC verifies
 	family  *storage.TokenFamily  // the refresh token's login
 }
@@ -29,8 +30,8 @@ type presented struct {
 // principal is checked here: revocation acts on tokens that are no longer
 // live, and everything else asks live.
 func (s *Server) identify(ctx context.Context, token string) (*presented, error) {
-	if a, err := s.access.verify(token); err == nil {
-		return &presented{access: a}, nil
+	if a, kid, err := s.access.verify(token); err == nil {
+		return &presented{access: a, kid: kid}, nil
 	}
 	rt, fam, err := s.refreshToken(ctx, token)
 	if err != nil || rt == nil {
@@ -52,7 +53,10 @@ type liveToken struct {
 //   - it is Gaia's: an access token whose RS256 signature verifies with a
 //     key the key ring publishes now (keys.Ring.PublicKey reads the ring's
 //     current set, so a key unpublished from the ring stops counting at
-//     once), or a refresh token whose HMAC verifies and that is stored;
+//     once) and that storage does not hold revoked (keys.Ring.Revoked: a
+//     `keys revoke` in another process counts at once, not at this ring's
+//     next reload), or a refresh token whose HMAC verifies and that is
+//     stored;
 //   - its times hold: exp not past, nbf and iat not ahead, each within
 //     Leeway (for a refresh token, its stored expiry);
 //   - it was not revoked: the access token's jti, the refresh token
@@ -74,7 +78,11 @@ func (s *Server) live(ctx context.Context, token string) (*liveToken, error) {
 		clientID, userID string
 	)
 	if a := p.access; a != nil {
-		revoked, err := s.store.AccessTokenRevoked(ctx, a.ID)
+		revoked, err := s.access.keys.Revoked(ctx, p.kid)
+		if err != nil || revoked {
+			return nil, err
+		}
+		revoked, err = s.store.AccessTokenRevoked(ctx, a.ID)
 		if err != nil || revoked {
 			return nil, err
 		}

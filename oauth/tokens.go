@@ -24,6 +24,9 @@ import (
 type signingKeys interface {
 	Current() keys.Key
 	PublicKey(kid string) (*rsa.PublicKey, bool)
+	// Revoked asks storage, not the ring's last load, whether kid is
+	// revoked (or gone): a revocation by another process counts at once.
+	Revoked(ctx context.Context, kid string) (bool, error)
 }
 
 // accessTokens issues and verifies Gaia's access tokens: RFC 9068 JWTs with
@@ -129,7 +132,7 @@ func (t *accessTokens) AccessTokenSignature(_ context.Context, token string) str
 
 // ValidateAccessToken implements fosite's AccessTokenStrategy.
 func (t *accessTokens) ValidateAccessToken(_ context.Context, _ fosite.Requester, token string) error {
-	_, err := t.verify(token)
+	_, _, err := t.verify(token)
 	return err
 }
 
@@ -139,33 +142,34 @@ const maxTokenLength = 16 << 10
 // verify checks that token is an access token issued here: RS256 only, typ
 // at+jwt, signed by a key the ring publishes now, our issuer, and exp, iat
 // and nbf within Leeway of now. Whether it has been revoked, or its
-// principal or login has ended, is the liveness rule's question (live).
-func (t *accessTokens) verify(token string) (*claims.Access, error) {
+// principal or login has ended, is the liveness rule's question (live). It
+// also returns the kid that signed it.
+func (t *accessTokens) verify(token string) (*claims.Access, string, error) {
 	if len(token) > maxTokenLength || strings.Count(token, ".") != 2 {
-		return nil, errInvalidToken
+		return nil, "", errInvalidToken
 	}
 	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil || len(jws.Signatures) != 1 {
-		return nil, errInvalidToken
+		return nil, "", errInvalidToken
 	}
 	h := jws.Signatures[0].Protected
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
-		return nil, errInvalidToken
+		return nil, "", errInvalidToken
 	}
 	pub, ok := t.keys.PublicKey(h.KeyID)
 	if !ok {
-		return nil, errInvalidToken
+		return nil, "", errInvalidToken
 	}
 	payload, err := jws.Verify(pub)
 	if err != nil {
-		return nil, errInvalidToken
+		return nil, "", errInvalidToken
 	}
 	var c struct {
 		claims.Access
 		NotBefore *int64 `json:"nbf"`
 	}
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, errInvalidToken
+		return nil, "", errInvalidToken
 	}
 	a := &c.Access
 	// Seconds throughout, compared with now ± Leeway and never added to,
@@ -173,16 +177,16 @@ func (t *accessTokens) verify(token string) (*claims.Access, error) {
 	now, leeway := t.now().Unix(), int64(Leeway/time.Second)
 	switch {
 	case a.Issuer != t.issuer || a.ID == "" || a.Subject == "" || a.ClientID == "":
-		return nil, errInvalidToken
+		return nil, "", errInvalidToken
 	case !slices.Contains([]claims.Type{claims.User, claims.Service}, a.Type):
-		return nil, errInvalidToken
+		return nil, "", errInvalidToken
 	case a.Expiry <= now-leeway:
-		return nil, errInvalidToken
+		return nil, "", errInvalidToken
 	// A token dated ahead was not issued by this clock, whatever signed it.
 	case a.IssuedAt == 0 || a.IssuedAt > now+leeway:
-		return nil, errInvalidToken
+		return nil, "", errInvalidToken
 	case c.NotBefore != nil && *c.NotBefore > now+leeway:
-		return nil, errInvalidToken
+		return nil, "", errInvalidToken
 	}
-	return a, nil
+	return a, h.KeyID, nil
 }

@@ -30,6 +30,24 @@ import (
 // signing key stays published: clock skew between us and resource servers.
 const KeyRetentionSkew = 5 * time.Minute
 
+// MinKeyPublishDelay is the least publish delay of a rotation for servers
+// that reload their keys every refresh: every replica has loaded the next
+// key (refresh), and every resource server's cached JWKS has expired
+// (discovery.JWKSMaxAge), before the key signs a token.
+func MinKeyPublishDelay(refresh time.Duration) time.Duration {
+	return refresh + discovery.JWKSMaxAge
+}
+
+// KeyRing returns the ring of a server with cfg over store: what serve
+// and the keys command use, so that both keep the same retention.
+func KeyRing(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger) (*keys.Ring, error) {
+	return keys.New(ctx, keys.Config{
+		Retention:       cfg.AccessTokenTTL + cfg.KeyRefresh + KeyRetentionSkew,
+		RefreshInterval: cfg.KeyRefresh,
+		PublishDelay:    cfg.KeyPublishDelay,
+	}, store, cfg.KEK, log)
+}
+
 // Config is what a server needs besides its store.
 type Config struct {
 	Issuer          string
@@ -38,6 +56,9 @@ type Config struct {
 	MaxSessionAge   time.Duration
 	DefaultAudience string
 	KeyRefresh      time.Duration // how often signing keys are reloaded
+	// KeyPublishDelay is how long a rotated key is published before it
+	// signs; see MinKeyPublishDelay.
+	KeyPublishDelay time.Duration
 	ClientCacheTTL  time.Duration // how long a client read from the store is trusted
 	// KEK is the 32-byte key-encryption key; the other server keys are
 	// derived from it.
@@ -136,10 +157,7 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 	}
 	log.InfoContext(ctx, "seed reconciled", "changes", len(res.Changes))
 
-	ring, err := keys.New(ctx, keys.Config{
-		Retention:       cfg.AccessTokenTTL + cfg.KeyRefresh + KeyRetentionSkew,
-		RefreshInterval: cfg.KeyRefresh,
-	}, store, cfg.KEK, log)
+	ring, err := KeyRing(ctx, cfg, store, log)
 	if err != nil {
 		return nil, err
 	}

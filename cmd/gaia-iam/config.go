@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gaia-platform/iam/server"
 )
 
 // Config is every setting of the server, read once from flags and GAIA_*
@@ -23,6 +25,7 @@ type Config struct {
 	MaxSessionAge   time.Duration
 	DefaultAudience string
 	KeyRefresh      time.Duration
+	KeyPublishDelay time.Duration
 	ClientCacheTTL  time.Duration
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
@@ -53,6 +56,7 @@ var settings = []setting{
 	{"key-encryption-key", "GAIA_KEY_ENCRYPTION_KEY", "", "base64 of 32 random bytes that encrypt the signing keys at rest"},
 	{"key-encryption-key-file", "GAIA_KEY_ENCRYPTION_KEY_FILE", "", "file holding the key-encryption key (mode 0600); default: a development key in gaia-data/kek"},
 	{"key-refresh-interval", "GAIA_KEY_REFRESH_INTERVAL", "15s", "how often a server reloads the signing keys, so a rotation elsewhere reaches it"},
+	{"key-publish-delay", "GAIA_KEY_PUBLISH_DELAY", "", "how long keys rotate publishes a new key before it signs; at least the key refresh interval + the JWKS max-age (60s), the default"},
 	{"client-cache-ttl", "GAIA_CLIENT_CACHE_TTL", "2s", "how long a server trusts a client it read (disable, secret rotation and role changes reach it within this); 0 to read every time"},
 	{"seed-cascade", "GAIA_SEED_CASCADE", "false", "let the seed remove the user role assignments it breaks (a department no longer allows the role); without it such a seed is refused"},
 	{"shutdown-timeout", "GAIA_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests get on SIGINT/SIGTERM"},
@@ -110,6 +114,16 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 	duration("shutdown-timeout", &cfg.ShutdownTimeout)
 	duration("max-session-age", &cfg.MaxSessionAge)
 	duration("key-refresh-interval", &cfg.KeyRefresh)
+	cfg.KeyPublishDelay = server.MinKeyPublishDelay(cfg.KeyRefresh)
+	if v := *values["key-publish-delay"]; v != "" {
+		// Shorter, a replica or a resource server could meet a kid it
+		// has not loaded yet.
+		if d, err := time.ParseDuration(v); err != nil || d < cfg.KeyPublishDelay {
+			errs = append(errs, fmt.Errorf("--key-publish-delay: %q is not a duration ≥ %v (--key-refresh-interval + the JWKS max-age)", v, cfg.KeyPublishDelay))
+		} else {
+			cfg.KeyPublishDelay = d
+		}
+	}
 	if d, err := time.ParseDuration(*values["client-cache-ttl"]); err != nil || d < 0 {
 		errs = append(errs, fmt.Errorf("--client-cache-ttl: %q is not a duration ≥ 0", *values["client-cache-ttl"]))
 	} else {

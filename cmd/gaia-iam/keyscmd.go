@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gaia-platform/iam/audit"
@@ -12,13 +16,23 @@ import (
 	"github.com/gaia-platform/iam/storage"
 )
 
-// keysCmd runs `gaia-iam keys rotate|list`.
+const keysUsage = "usage: gaia-iam keys rotate|list [flags]\n       gaia-iam keys revoke KID [flags]"
+
+// keysCmd runs `gaia-iam keys rotate|revoke KID|list`.
 func keysCmd(ctx context.Context, args []string, s sys) error {
-	if len(args) == 0 || (args[0] != "rotate" && args[0] != "list") {
-		fmt.Fprintln(s.stderr, "usage: gaia-iam keys rotate|list [flags]")
+	if len(args) == 0 || (args[0] != "rotate" && args[0] != "list" && args[0] != "revoke") {
+		fmt.Fprintln(s.stderr, keysUsage)
 		return errUsage
 	}
-	cfg, err := parseConfig("keys "+args[0], args[1:], s, nil)
+	op, rest, kid := args[0], args[1:], ""
+	if op == "revoke" {
+		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+			fmt.Fprintln(s.stderr, keysUsage)
+			return errUsage
+		}
+		kid, rest = rest[0], rest[1:]
+	}
+	cfg, err := parseConfig("keys "+op, rest, s, nil)
 	if err != nil {
 		return err
 	}
@@ -31,23 +45,25 @@ func keysCmd(ctx context.Context, args []string, s sys) error {
 	if _, err := migrateLogged(ctx, store, log); err != nil {
 		return err
 	}
-	if args[0] == "rotate" {
+	if op != "list" {
 		kek, err := loadKEK(cfg, s.stderr)
 		if err != nil {
 			return err
 		}
-		ring, err := keys.New(ctx, keys.Config{Retention: cfg.AccessTokenTTL + cfg.KeyRefresh + server.KeyRetentionSkew, RefreshInterval: cfg.KeyRefresh}, store, kek, log)
+		ring, err := server.KeyRing(ctx, server.Config{
+			AccessTokenTTL: cfg.AccessTokenTTL, KeyRefresh: cfg.KeyRefresh, KeyPublishDelay: cfg.KeyPublishDelay, KEK: kek,
+		}, store, log)
 		if err != nil {
 			return err
 		}
-		k, err := ring.Rotate(ctx)
+		if op == "rotate" {
+			err = rotateKey(ctx, ring, store, log, cfg, s)
+		} else {
+			err = revokeKey(ctx, ring, store, log, kid, cfg, s)
+		}
 		if err != nil {
 			return err
 		}
-		if err := auditRotation(ctx, store, log, k.ID, s.getenv); err != nil {
-			return fmt.Errorf("signing key %s is current, but its audit event was not written: %w", k.ID, err)
-		}
-		fmt.Fprintf(s.stdout, "new current signing key %s; running servers switch to it within their refresh interval\n", k.ID)
 	}
 	// Listing reads the rows as they are: it needs no key-encryption key and creates nothing.
 	list, err := store.ListSigningKeys(ctx)
@@ -57,26 +73,78 @@ func keysCmd(ctx context.Context, args []string, s sys) error {
 	if len(list) == 0 {
 		fmt.Fprintln(s.stdout, "no signing keys yet: the first 'gaia-iam serve' creates one")
 	}
-	for _, k := range list {
-		state := "current"
+	printKeys(s.stdout, keys.Describe(list, time.Now()))
+	return nil
+}
+
+// printKeys shows each key's state and the times of its life.
+func printKeys(w io.Writer, infos []keys.KeyInfo) {
+	at := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	for _, k := range infos {
+		line := fmt.Sprintf("%s  %-7s  created %s  signs from %s", k.ID, k.State, at(k.CreatedAt), at(k.ActivatesAt))
 		if !k.RetiredAt.IsZero() {
-			state = "retired " + k.RetiredAt.UTC().Format(time.RFC3339)
+			line += "  retired " + at(k.RetiredAt)
 		}
-		fmt.Fprintf(s.stdout, "%s  %s  created %s  %s\n", k.ID, k.Algorithm, k.CreatedAt.UTC().Format(time.RFC3339), state)
+		if !k.RevokedAt.IsZero() {
+			line += "  revoked " + at(k.RevokedAt)
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+func rotateKey(ctx context.Context, ring *keys.Ring, store storage.Store, log *slog.Logger, cfg Config, s sys) error {
+	k, from, err := ring.Rotate(ctx)
+	if err != nil {
+		return err
+	}
+	err = auditKey(ctx, store, log, audit.ActionKeyRotate, k.ID, s.getenv,
+		map[string]string{audit.DetailActivatesAt: from.UTC().Format(time.RFC3339)})
+	if err != nil {
+		return fmt.Errorf("signing key %s is published, but its audit event was not written: %w", k.ID, err)
+	}
+	fmt.Fprintf(s.stdout, "new signing key %s, published now; it signs from %s (in %v: --key-publish-delay), so every server and resource server has it first\n",
+		k.ID, from.UTC().Format(time.RFC3339), cfg.KeyPublishDelay)
+	return nil
+}
+
+func revokeKey(ctx context.Context, ring *keys.Ring, store storage.Store, log *slog.Logger, kid string, cfg Config, s sys) error {
+	rev, err := ring.Revoke(ctx, kid)
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid) {
+		// The kid is the operator's own input: quoting it back is safe.
+		return fmt.Errorf("no signing key %q: 'gaia-iam keys list' shows them", kid)
+	}
+	if err != nil {
+		return err
+	}
+	details := map[string]string{audit.DetailAlready: strconv.FormatBool(rev.Already)}
+	if rev.Fresh != "" {
+		details[audit.DetailFreshKey] = rev.Fresh
+	}
+	if err := auditKey(ctx, store, log, audit.ActionKeyRevoke, kid, s.getenv, details); err != nil {
+		return fmt.Errorf("signing key %s is revoked, but its audit event was not written: %w", kid, err)
+	}
+	if rev.Already {
+		fmt.Fprintf(s.stdout, "signing key %s was revoked already\n", kid)
+		return nil
+	}
+	fmt.Fprintf(s.stdout, "revoked signing key %s: its tokens are refused now by introspection, userinfo and the admin API; "+
+		"running servers stop publishing it within %v (--key-refresh-interval), resource servers refuse it within %v more (the JWKS max-age) and a fetch\n",
+		kid, cfg.KeyRefresh, server.MinKeyPublishDelay(0))
+	if rev.Fresh != "" {
+		fmt.Fprintf(s.stdout, "it was signing: new signing key %s signs now\n", rev.Fresh)
 	}
 	return nil
 }
 
-// auditRotation writes the key.rotate event of the operator (see
-// operatorName) who rotated to kid. It is written after the rotation, not
-// in its transaction: that would hold the database's write lock (SQLite)
-// while the new RSA key is generated.
-func auditRotation(ctx context.Context, store storage.Store, log *slog.Logger, kid string, getenv func(string) string) error {
+// auditKey writes a key event of the operator (see operatorName) on kid.
+// It is written after the change, not in its transaction: that would hold
+// the database's write lock (SQLite) while a new RSA key is generated.
+func auditKey(ctx context.Context, store storage.Store, log *slog.Logger, action, kid string, getenv func(string) string, details map[string]string) error {
 	rec := audit.New(store, log, audit.Options{})
 	defer rec.Close(ctx)
 	return rec.Write(ctx, storage.AuditEvent{
 		ActorType: audit.ActorOperator, ActorName: operatorName(getenv),
-		Action: audit.ActionKeyRotate, Outcome: audit.Success,
-		TargetType: audit.TargetSigningKey, TargetID: kid,
+		Action: action, Outcome: audit.Success,
+		TargetType: audit.TargetSigningKey, TargetID: kid, Details: details,
 	})
 }

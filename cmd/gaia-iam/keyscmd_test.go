@@ -35,7 +35,7 @@ func TestKeysRotateAudit(t *testing.T) {
 			return u, func(t *testing.T) storage.Store { return storagetest.OpenPostgres(t, u) }
 		}
 	}
-	kid := regexp.MustCompile(`new current signing key (\S+);`)
+	kid := regexp.MustCompile(`new signing key (\S+),`)
 	for name, db := range dbs {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()

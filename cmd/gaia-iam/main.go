@@ -3,7 +3,7 @@
 //	gaia-iam serve              migrate, reconcile the seed, serve HTTP
 //	gaia-iam migrate            bring the database schema up to date
 //	gaia-iam seed [--dry-run]   reconcile the RBAC seed, or show the diff
-//	gaia-iam keys rotate|list   manage the token signing keys
+//	gaia-iam keys rotate|revoke KID|list   manage the token signing keys
 //	gaia-iam user create|set-password|disable
 //	                            manage users from the command line
 //	gaia-iam client create|rotate-secret
@@ -100,8 +100,10 @@ Commands:
   serve              migrate the database, reconcile the seed, serve HTTP
   migrate            bring the database schema up to date
   seed [--dry-run]   reconcile the RBAC seed file, or print the changes it would make
-  keys rotate        make a new current signing key (the old one stays published until its tokens expire)
-  keys list          list the signing keys
+  keys rotate        publish a new signing key now; it signs after --key-publish-delay
+                     (the old one stays published until its tokens expire)
+  keys revoke KID    revoke a compromised signing key: unpublished, its tokens refused
+  keys list          list the signing keys and their states
   user create        create a user: --username NAME [--email E] [--department CODE]...
                      [--role NAME]... [--password-stdin]
   user set-password  set a user's password: --username NAME [--password-stdin]

@@ -45,6 +45,7 @@ func serve(ctx context.Context, args []string, s sys) error {
 		MaxSessionAge:   cfg.MaxSessionAge,
 		DefaultAudience: cfg.DefaultAudience,
 		KeyRefresh:      cfg.KeyRefresh,
+		KeyPublishDelay: cfg.KeyPublishDelay,
 		ClientCacheTTL:  cfg.ClientCacheTTL,
 		KEK:             kek,
 		Seed:            file,

@@ -1,6 +1,14 @@
 // Package keys keeps the keys that sign Gaia's tokens: one current RSA key,
-// which signs, and the keys it replaced, still published until every token
-// they signed has expired.
+// which signs; the next key, published ahead of signing so that every
+// replica and resource server has it before the first token it signs; and
+// the keys it replaced, still published until every token they signed has
+// expired. A revoked key is neither published nor trusted.
+//
+// A key's life is a function of its stored times, so every process that
+// has loaded the same rows agrees on which key signs at any instant, even
+// between reloads: next (before ActivatesAt), current (then, until
+// RetiredAt), retired (published until RetiredAt + Retention), deleted;
+// or revoked, at any point.
 //
 // The keys live in storage, so every process on one database signs with the
 // same key and publishes the same JWKS. Their private halves are stored
@@ -19,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,8 +47,16 @@ const (
 	defaultRefreshInterval = 15 * time.Second
 )
 
-// errNoCurrentKey reports that storage holds no key that is not retired.
+// errNoCurrentKey reports that storage holds no key that signs now.
 var errNoCurrentKey = errors.New("no current signing key in storage")
+
+// The states of a key, as List and Describe show them.
+const (
+	StateCurrent = "current" // signs new tokens
+	StateNext    = "next"    // published, signs from its ActivatesAt
+	StateRetired = "retired" // published until its retention ends, signs nothing
+	StateRevoked = "revoked" // neither published nor trusted
+)
 
 // Key is a signing key: the JWS kid and its RSA private key. Private is
 // shared by every caller and must not be modified. Key's LogValue and
@@ -59,12 +74,66 @@ func (k Key) MarshalJSON() ([]byte, error) {
 	return nil, fmt.Errorf("signing key %s: a private key is never marshaled", k.ID)
 }
 
-// KeyInfo describes a published key, for display.
+// KeyInfo describes a key, for display.
 type KeyInfo struct {
-	ID        string
-	CreatedAt time.Time
-	RetiredAt time.Time // zero for a key not retired
-	Current   bool      // whether the key signs new tokens
+	ID          string
+	State       string // StateCurrent, StateNext, StateRetired or StateRevoked
+	CreatedAt   time.Time
+	ActivatesAt time.Time // when it starts (or started) signing
+	RetiredAt   time.Time // when it stops (or stopped) signing; zero while no successor is set
+	RevokedAt   time.Time // zero for a key not revoked
+}
+
+// signsAt reports whether k may sign at t: not revoked, activated and not
+// retired. Of several such keys the last activated signs (see signer).
+func signsAt(k *storage.SigningKey, t time.Time) bool {
+	return k.RevokedAt.IsZero() && !t.Before(k.ActivatesAt) && (k.RetiredAt.IsZero() || t.Before(k.RetiredAt))
+}
+
+// signer returns the index of the key of rows that signs at t, or -1: the
+// last activated of those that may (the newest stored on a tie). When none
+// may, t is behind the clock of the process that made the first key (or
+// the fresh key of a revocation): then the first to activate of the keys
+// not revoked or retired by t signs, rather than none.
+func signer(rows []storage.SigningKey, t time.Time) int {
+	c := -1
+	for i := range rows {
+		if signsAt(&rows[i], t) && (c < 0 || rows[i].ActivatesAt.After(rows[c].ActivatesAt)) {
+			c = i
+		}
+	}
+	if c >= 0 {
+		return c
+	}
+	for i := range rows {
+		k := &rows[i]
+		if k.RevokedAt.IsZero() && (k.RetiredAt.IsZero() || t.Before(k.RetiredAt)) &&
+			(c < 0 || k.ActivatesAt.Before(rows[c].ActivatesAt)) {
+			c = i
+		}
+	}
+	return c
+}
+
+// Describe tells the state at now of each stored key, in rows' order. It
+// needs no key-encryption key: the keys list command uses it on the rows.
+func Describe(rows []storage.SigningKey, now time.Time) []KeyInfo {
+	c := signer(rows, now)
+	infos := make([]KeyInfo, len(rows))
+	for i := range rows {
+		k := &rows[i]
+		state := StateRetired
+		switch {
+		case !k.RevokedAt.IsZero():
+			state = StateRevoked
+		case i == c:
+			state = StateCurrent
+		case now.Before(k.ActivatesAt) && (k.RetiredAt.IsZero() || now.Before(k.RetiredAt)):
+			state = StateNext
+		}
+		infos[i] = KeyInfo{ID: k.ID, State: state, CreatedAt: k.CreatedAt, ActivatesAt: k.ActivatesAt, RetiredAt: k.RetiredAt, RevokedAt: k.RevokedAt}
+	}
+	return infos
 }
 
 // Config configures a Ring.
@@ -78,6 +147,12 @@ type Config struct {
 	// RefreshInterval is how often Run reloads the keys from storage, and so
 	// how long other processes take to see a rotation. Default 15s.
 	RefreshInterval time.Duration
+	// PublishDelay is how long a key made by Rotate is published before it
+	// signs: at least RefreshInterval (every process has loaded it) plus
+	// the longest a resource server may cache the JWKS (its max-age), so
+	// that no one meets a kid it cannot fetch. Zero makes it sign at once,
+	// which only a lone process without verifiers can afford.
+	PublishDelay time.Duration
 	// Bits is the RSA modulus size of new keys. Default 2048; less is refused.
 	Bits int
 
@@ -100,6 +175,7 @@ type Ring struct {
 	log       *slog.Logger
 	retention time.Duration
 	interval  time.Duration
+	delay     time.Duration
 	bits      int
 	now       func() time.Time
 	generate  func(bits int) (*rsa.PrivateKey, error)
@@ -123,8 +199,8 @@ func New(ctx context.Context, cfg Config, store Store, kek []byte, log *slog.Log
 	if cfg.Retention <= 0 {
 		return nil, fmt.Errorf("signing keys: retention %v, want the longest token lifetime plus clock skew", cfg.Retention)
 	}
-	if cfg.RefreshInterval < 0 {
-		return nil, fmt.Errorf("signing keys: negative refresh interval %v", cfg.RefreshInterval)
+	if cfg.RefreshInterval < 0 || cfg.PublishDelay < 0 {
+		return nil, fmt.Errorf("signing keys: negative refresh interval %v or publish delay %v", cfg.RefreshInterval, cfg.PublishDelay)
 	}
 	if cfg.Bits == 0 {
 		cfg.Bits = minBits
@@ -142,6 +218,7 @@ func New(ctx context.Context, cfg Config, store Store, kek []byte, log *slog.Log
 		log:       log,
 		retention: cfg.Retention,
 		interval:  cmp.Or(cfg.RefreshInterval, defaultRefreshInterval),
+		delay:     cfg.PublishDelay,
 		bits:      cfg.Bits,
 		now:       cfg.now,
 		generate:  cfg.generate,
@@ -176,31 +253,55 @@ func (r *Ring) createFirst(ctx context.Context) error {
 		if err := r.store.Lock(ctx, lockName); err != nil {
 			return fmt.Errorf("create signing key: %w", err)
 		}
-		rows, err := r.store.ListSigningKeys(ctx)
-		if err != nil {
-			return fmt.Errorf("create signing key: %w", err)
-		}
-		if slices.ContainsFunc(rows, func(k storage.SigningKey) bool { return k.RetiredAt.IsZero() }) {
-			return nil
-		}
 		// Generated under the lock, so that only one process pays for it.
-		row, _, err := r.newKey()
-		if err != nil {
-			return err
-		}
-		row.CreatedAt = r.now()
-		if err := r.store.CreateSigningKey(ctx, row); err != nil {
-			return fmt.Errorf("create signing key: %w", err)
-		}
-		r.log.LogAttrs(ctx, slog.LevelInfo, "signing key created", slog.String("kid", row.ID))
-		return nil
+		_, err := r.ensureSigner(ctx, r.now(), func() (*storage.SigningKey, error) {
+			row, _, err := r.newKey()
+			return row, err
+		})
+		return err
 	})
 }
 
-// Current returns the key that signs new tokens. It takes no lock and does
-// not allocate.
+// ensureSigner, in a transaction holding the lock, makes a key sign at now
+// when none does: a fresh one from newRow, active at once, which supersedes
+// every other key (a next key never signs). It returns the fresh key's
+// kid, or "" when a key signs already.
+func (r *Ring) ensureSigner(ctx context.Context, now time.Time, newRow func() (*storage.SigningKey, error)) (string, error) {
+	rows, err := r.store.ListSigningKeys(ctx)
+	if err != nil {
+		return "", fmt.Errorf("create signing key: %w", err)
+	}
+	if signer(rows, now) >= 0 {
+		return "", nil
+	}
+	row, err := newRow()
+	if err != nil {
+		return "", err
+	}
+	row.CreatedAt, row.ActivatesAt = now, now
+	if err := r.store.CreateSigningKey(ctx, row); err != nil {
+		return "", fmt.Errorf("create signing key: %w", err)
+	}
+	if err := r.store.RetireSigningKeys(ctx, row.ID, now); err != nil {
+		return "", fmt.Errorf("create signing key: %w", err)
+	}
+	r.log.LogAttrs(ctx, slog.LevelInfo, "signing key created", slog.String("kid", row.ID))
+	return row.ID, nil
+}
+
+// Current returns the key that signs new tokens now. It takes no lock and
+// does not allocate. A next key loaded earlier becomes current at its
+// activation time without a reload, on every process at once.
 func (r *Ring) Current() Key {
-	return r.snap.Load().current
+	s := r.snap.Load()
+	now := r.now()
+	for i := range s.signers { // latest activation first
+		k := &s.signers[i]
+		if !now.Before(k.activates) && (k.retires.IsZero() || now.Before(k.retires)) {
+			return k.key
+		}
+	}
+	return s.current
 }
 
 // PublicKey returns the public key of the current key or of a retired key
@@ -232,24 +333,39 @@ func (r *Ring) JWKS() []byte {
 	return r.snap.Load().jwks
 }
 
-// List describes the published keys: the current key first, then the
-// retired ones, newest first.
+// List describes the published keys as of now, newest first.
 func (r *Ring) List() []KeyInfo {
-	return slices.Clone(r.snap.Load().infos)
+	return Describe(r.snap.Load().rows, r.now())
 }
 
-// Rotate makes a new key current: it creates the key, retires every other
-// key and deletes the keys retired longer than Retention ago, in one
-// transaction under the storage lock, then reloads. A retired key stays
+// Revoked reports whether storage holds kid revoked, or no longer holds it:
+// the fresh answer the liveness rule needs, where the ring itself may be
+// RefreshInterval behind a revocation by another process.
+func (r *Ring) Revoked(ctx context.Context, kid string) (bool, error) {
+	revoked, err := r.store.SigningKeyRevoked(ctx, kid)
+	if errors.Is(err, storage.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("signing key %s revoked: %w", kid, err)
+	}
+	return revoked, nil
+}
+
+// Rotate makes a new key, published at once and current after
+// PublishDelay: it creates the key, due to activate then, retires every
+// other key at that instant and deletes the keys retired longer than
+// Retention ago, in one transaction under the storage lock, then reloads.
+// It returns the key and when it starts signing. A retired key stays
 // published for Retention, so tokens it signed stay valid until they
 // expire. If only the reload fails, the rotation stands: Rotate returns the
 // new key with the error, and the next Refresh picks it up.
-func (r *Ring) Rotate(ctx context.Context) (Key, error) {
+func (r *Ring) Rotate(ctx context.Context) (Key, time.Time, error) {
 	// Generated before taking the lock, which holds every other writer
 	// (on SQLite) or rotation (on PostgreSQL) while it is held.
 	row, priv, err := r.newKey()
 	if err != nil {
-		return Key{}, err
+		return Key{}, time.Time{}, err
 	}
 	var deleted int
 	err = r.store.InTx(ctx, func(ctx context.Context) error {
@@ -257,11 +373,13 @@ func (r *Ring) Rotate(ctx context.Context) (Key, error) {
 			return err
 		}
 		now := r.now()
-		row.CreatedAt = now
+		row.CreatedAt, row.ActivatesAt = now, now.Add(r.delay)
 		if err := r.store.CreateSigningKey(ctx, row); err != nil {
 			return err
 		}
-		if err := r.store.RetireSigningKeys(ctx, row.ID, now); err != nil {
+		// The key it replaces signs until then, and no longer: so does a
+		// next key of an earlier rotation.
+		if err := r.store.RetireSigningKeys(ctx, row.ID, row.ActivatesAt); err != nil {
 			return err
 		}
 		var err error
@@ -269,15 +387,66 @@ func (r *Ring) Rotate(ctx context.Context) (Key, error) {
 		return err
 	})
 	if err != nil {
-		return Key{}, fmt.Errorf("rotate signing key: %w", err)
+		return Key{}, time.Time{}, fmt.Errorf("rotate signing key: %w", err)
 	}
 	k := Key{ID: row.ID, Private: priv}
 	r.log.LogAttrs(ctx, slog.LevelInfo, "signing key rotated",
-		slog.String("kid", k.ID), slog.Int("expired_deleted", deleted))
+		slog.String("kid", k.ID), slog.Time("signs_from", row.ActivatesAt), slog.Int("expired_deleted", deleted))
 	if err := r.Refresh(ctx); err != nil {
-		return k, fmt.Errorf("rotated signing key to %s: %w", k.ID, err)
+		return k, row.ActivatesAt, fmt.Errorf("rotated signing key to %s: %w", k.ID, err)
 	}
-	return k, nil
+	return k, row.ActivatesAt, nil
+}
+
+// Revocation is what Revoke did.
+type Revocation struct {
+	// Already is true when the key was revoked before: nothing changed.
+	Already bool
+	// Fresh is the kid of the key made to sign at once because the revoked
+	// key was the one signing and no next key could; "" when none was made.
+	Fresh string
+}
+
+// Revoke revokes the key kid, for a key that is compromised: from then on
+// it is neither published nor trusted by this ring (others see it at their
+// next reload, and Revoked tells the liveness rule at once). When it was
+// the key signing, the next key of a rotation signs at once if there is
+// one (it is published already); otherwise a fresh key does. The fresh key
+// is not published ahead, so a verifier meets its kid before it has it and
+// fetches the JWKS on demand, which a compromised key leaves no time to
+// avoid. Revoking a revoked key changes nothing; an unknown kid is
+// storage.ErrNotFound. Like Rotate, a failed reload is returned with the
+// revocation standing.
+func (r *Ring) Revoke(ctx context.Context, kid string) (Revocation, error) {
+	// A fresh key is generated before taking the lock, whether or not it
+	// is needed: generating it under the lock would hold every writer.
+	row, _, err := r.newKey()
+	if err != nil {
+		return Revocation{}, err
+	}
+	var rev Revocation
+	err = r.store.InTx(ctx, func(ctx context.Context) error {
+		if err := r.store.Lock(ctx, lockName); err != nil {
+			return err
+		}
+		now := r.now()
+		first, err := r.store.RevokeSigningKey(ctx, kid, now)
+		if err != nil {
+			return err
+		}
+		rev.Already = !first
+		rev.Fresh, err = r.ensureSigner(ctx, now, func() (*storage.SigningKey, error) { return row, nil })
+		return err
+	})
+	if err != nil {
+		return Revocation{}, fmt.Errorf("revoke signing key: %w", err)
+	}
+	r.log.LogAttrs(ctx, slog.LevelWarn, "signing key revoked",
+		slog.String("kid", kid), slog.Bool("already", rev.Already), slog.String("fresh_kid", rev.Fresh))
+	if err := r.Refresh(ctx); err != nil {
+		return rev, fmt.Errorf("revoked signing key %s: %w", kid, err)
+	}
+	return rev, nil
 }
 
 // Refresh reloads the keys from storage. Keys retired longer than

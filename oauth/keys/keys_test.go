@@ -165,7 +165,7 @@ func TestNewCreatesKey(t *testing.T) {
 		if pub, err := x509.MarshalPKIXPublicKey(&cur.Private.PublicKey); err != nil || !bytes.Equal(ks[0].PublicKey, pub) {
 			t.Errorf("stored public key is not the current key's PKIX DER")
 		}
-		if got := r.List(); len(got) != 1 || got[0].ID != cur.ID || !got[0].Current || !got[0].RetiredAt.IsZero() ||
+		if got := r.List(); len(got) != 1 || got[0].ID != cur.ID || got[0].State != StateCurrent || !got[0].RetiredAt.IsZero() ||
 			!got[0].CreatedAt.Equal(ks[0].CreatedAt) {
 			t.Errorf("List() = %+v, want the current key %+v", got, ks[0])
 		}
@@ -328,7 +328,7 @@ func TestJWKS(t *testing.T) {
 	generate, _ := generator(t)
 	r := mustNew(t, testConfig(newClock(), generate), store, newKEK())
 	old := r.Current()
-	cur, err := r.Rotate(t.Context())
+	cur, _, err := r.Rotate(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +402,7 @@ func TestRotate(t *testing.T) {
 
 		c.advance(time.Minute)
 		rotatedAt := c.now()
-		cur, err := r.Rotate(ctx)
+		cur, _, err := r.Rotate(ctx)
 		if err != nil {
 			t.Fatalf("Rotate: %v", err)
 		}
@@ -422,8 +422,8 @@ func TestRotate(t *testing.T) {
 			t.Errorf("JWKS kids after Rotate = %v, want [%s %s]", got, cur.ID, old.ID)
 		}
 		want := []KeyInfo{
-			{ID: cur.ID, CreatedAt: rotatedAt, Current: true},
-			{ID: old.ID, CreatedAt: rotatedAt.Add(-time.Minute), RetiredAt: rotatedAt},
+			{ID: cur.ID, State: StateCurrent, CreatedAt: rotatedAt, ActivatesAt: rotatedAt},
+			{ID: old.ID, State: StateRetired, CreatedAt: rotatedAt.Add(-time.Minute), ActivatesAt: rotatedAt.Add(-time.Minute), RetiredAt: rotatedAt},
 		}
 		if got := r.List(); !slices.EqualFunc(got, want, sameInfo) {
 			t.Errorf("List() after Rotate = %+v, want %+v", got, want)
@@ -457,7 +457,7 @@ func TestRotate(t *testing.T) {
 		if n := len(rows(t, store)); n != 2 {
 			t.Errorf("stored keys after Refresh = %d, want 2", n)
 		}
-		next, err := r.Rotate(ctx)
+		next, _, err := r.Rotate(ctx)
 		if err != nil {
 			t.Fatalf("Rotate again: %v", err)
 		}
@@ -481,7 +481,7 @@ func TestRefreshSeesRotation(t *testing.T) {
 			t.Fatalf("two rings on one store: current %s and %s, want one key", old.ID, b.Current().ID)
 		}
 		c.advance(time.Minute)
-		cur, err := b.Rotate(ctx)
+		cur, _, err := b.Rotate(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -526,7 +526,7 @@ func TestRun(t *testing.T) {
 		}()
 
 		c.advance(time.Minute)
-		cur, err := b.Rotate(t.Context())
+		cur, _, err := b.Rotate(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -716,8 +716,14 @@ func benchRing(b *testing.B) *Ring {
 	b.Helper()
 	generate, _ := generator(b)
 	r := mustNew(b, Config{Retention: time.Hour, generate: generate}, storagetest.SQLite(b), newKEK())
-	if _, err := r.Rotate(b.Context()); err != nil {
+	if _, _, err := r.Rotate(b.Context()); err != nil {
 		b.Fatal(err)
 	}
 	return r
+}
+
+// sameInfo reports whether a and b are equal.
+func sameInfo(a, b KeyInfo) bool {
+	return a.ID == b.ID && a.State == b.State && a.CreatedAt.Equal(b.CreatedAt) && a.ActivatesAt.Equal(b.ActivatesAt) &&
+		a.RetiredAt.Equal(b.RetiredAt) && a.RevokedAt.Equal(b.RevokedAt)
 }

@@ -19,22 +19,31 @@ import (
 // snapshot is the ring's keys as of one load. It is never modified once
 // built: readers share it without a lock.
 type snapshot struct {
-	current Key
-	// keys are the published keys: the current key first, then the others
-	// in storage order, newest first.
-	keys  []publishedKey
-	infos []KeyInfo // keys, described for List
-	jwks  []byte    // keys, as a JWK Set
+	current Key // the key that signed at the load
+	// signers are the keys that sign now or will, latest activation first,
+	// with the times that tell which one signs at an instant (see signsAt).
+	signers []signingKey
+	// keys are the published keys, in storage order, newest first.
+	keys []publishedKey
+	rows []storage.SigningKey // keys' rows without their private halves, for List
+	jwks []byte               // keys, as a JWK Set
 	// skipped lists the stored keys that did not open, so that each is
 	// reported once rather than at every load.
 	skipped []string
 }
 
+// signingKey is a key that signs in [activates, retires).
+type signingKey struct {
+	key                Key
+	activates, retires time.Time // retires is zero while no successor is set
+}
+
 // publishedKey is a key whose signatures are valid.
 type publishedKey struct {
-	id     string
-	public *rsa.PublicKey
-	until  time.Time // the last instant of its retention; zero for a key not retired
+	id      string
+	public  *rsa.PublicKey
+	private *rsa.PrivateKey // nil for a key that will not sign again
+	until   time.Time       // the last instant of its retention; zero for a key not retired
 	// The stored bytes, to recognize the row at the next load and reuse
 	// what was opened, rather than decrypt and parse it again.
 	sealed, der []byte
@@ -54,45 +63,25 @@ func (s *snapshot) find(row *storage.SigningKey) *publishedKey {
 	return nil
 }
 
-func (s *snapshot) add(row *storage.SigningKey, public *rsa.PublicKey, until time.Time) {
-	s.keys = append(s.keys, publishedKey{id: row.ID, public: public, until: until, sealed: row.PrivateKey, der: row.PublicKey})
-	s.infos = append(s.infos, KeyInfo{ID: row.ID, CreatedAt: row.CreatedAt, RetiredAt: row.RetiredAt, Current: row.ID == s.current.ID})
-}
-
 // load reads the keys from storage and returns their snapshot, reusing the
 // keys prev (nil at first) opened already, and prev itself when nothing
 // changed. It also returns how many stored keys are past their retention:
-// those are left out. Storage without a current key is errNoCurrentKey.
+// those are left out, as are revoked keys. Storage without a key that
+// signs now is errNoCurrentKey.
 func (r *Ring) load(ctx context.Context, prev *snapshot) (next *snapshot, stale int, err error) {
 	rows, err := r.store.ListSigningKeys(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
 	now := r.now()
-	// The newest key not retired signs. Rotate leaves only one, but it
-	// could not prevent someone from adding one by hand.
-	c := slices.IndexFunc(rows, func(k storage.SigningKey) bool { return k.RetiredAt.IsZero() })
+	c := signer(rows, now)
 	if c < 0 {
 		return nil, 0, errNoCurrentKey
 	}
-	cur := &rows[c]
 	next = &snapshot{}
-	if prev != nil && prev.current.ID == cur.ID && prev.find(cur) != nil {
-		next.current = prev.current
-	} else {
-		// A current key that does not open is an error, not a key to skip:
-		// the ring would have nothing to sign with.
-		priv, err := r.openKey(cur)
-		if err != nil {
-			return nil, 0, err
-		}
-		next.current = Key{ID: cur.ID, Private: priv}
-	}
-	next.add(cur, &next.current.Private.PublicKey, time.Time{})
-
 	for i := range rows {
 		row := &rows[i]
-		if i == c {
+		if !row.RevokedAt.IsZero() {
 			continue
 		}
 		var until time.Time
@@ -103,15 +92,19 @@ func (r *Ring) load(ctx context.Context, prev *snapshot) (next *snapshot, stale 
 				continue
 			}
 		}
-		var public *rsa.PublicKey
-		if k := prev.find(row); k != nil {
-			public = k.public
-		} else {
+		signs := row.RetiredAt.IsZero() || now.Before(row.RetiredAt)
+		pk := prev.find(row)
+		if pk == nil || (signs && pk.private == nil) {
 			// Opened, not only parsed from its public column: only a key
 			// sealed under the KEK is trusted, so a row written by someone
 			// without it cannot add a key that verifies tokens.
 			priv, err := r.openKey(row)
 			if err != nil {
+				if i == c {
+					// The key signing now must open: the ring would
+					// have nothing to sign with.
+					return nil, 0, err
+				}
 				// Leaving it out fails only the tokens it signed, while an
 				// error would stop this process from seeing rotations.
 				next.skipped = append(next.skipped, row.ID)
@@ -121,14 +114,40 @@ func (r *Ring) load(ctx context.Context, prev *snapshot) (next *snapshot, stale 
 				}
 				continue
 			}
-			public = &priv.PublicKey
+			pk = &publishedKey{id: row.ID, public: &priv.PublicKey, private: priv, sealed: row.PrivateKey, der: row.PublicKey}
 		}
-		next.add(row, public, until)
+		k := *pk
+		k.until = until
+		if !signs {
+			k.private = nil
+		}
+		next.keys = append(next.keys, k)
+		shown := *row
+		shown.PrivateKey = nil
+		next.rows = append(next.rows, shown)
+		if signs {
+			key := Key{ID: row.ID, Private: k.private}
+			if prev != nil {
+				// The same Key as before, so that callers may compare it.
+				for _, s := range prev.signers {
+					if s.key.ID == key.ID && s.key.Private == key.Private {
+						key = s.key
+					}
+				}
+			}
+			next.signers = append(next.signers, signingKey{key: key, activates: row.ActivatesAt, retires: row.RetiredAt})
+			if i == c {
+				next.current = key
+			}
+		}
 	}
+	// Latest activation first, as Current scans them; stable, so that on a
+	// tie the newest stored comes first, as signer picks it.
+	slices.SortStableFunc(next.signers, func(a, b signingKey) int { return b.activates.Compare(a.activates) })
 
 	if prev != nil && slices.EqualFunc(prev.keys, next.keys, samePublic) {
-		if next.current == prev.current && slices.EqualFunc(prev.infos, next.infos, sameInfo) &&
-			slices.Equal(prev.skipped, next.skipped) {
+		if next.current == prev.current && slices.EqualFunc(prev.rows, next.rows, sameRow) &&
+			slices.Equal(prev.skipped, next.skipped) && slices.EqualFunc(prev.signers, next.signers, sameSigner) {
 			return prev, stale, nil
 		}
 		next.jwks = prev.jwks
@@ -141,9 +160,16 @@ func (r *Ring) load(ctx context.Context, prev *snapshot) (next *snapshot, stale 
 // samePublic reports whether a and b publish the same key, as the JWKS shows it.
 func samePublic(a, b publishedKey) bool { return a.id == b.id && a.public == b.public }
 
-// sameInfo reports whether a and b are equal; retention ends follow from them.
-func sameInfo(a, b KeyInfo) bool {
-	return a.ID == b.ID && a.Current == b.Current && a.CreatedAt.Equal(b.CreatedAt) && a.RetiredAt.Equal(b.RetiredAt)
+// sameRow reports whether a and b hold the same key with the same times;
+// retention ends follow from them.
+func sameRow(a, b storage.SigningKey) bool {
+	return a.ID == b.ID && a.CreatedAt.Equal(b.CreatedAt) && a.ActivatesAt.Equal(b.ActivatesAt) &&
+		a.RetiredAt.Equal(b.RetiredAt) && a.RevokedAt.Equal(b.RevokedAt)
+}
+
+// sameSigner reports whether a and b are the same key signing at the same times.
+func sameSigner(a, b signingKey) bool {
+	return a.key == b.key && a.activates.Equal(b.activates) && a.retires.Equal(b.retires)
 }
 
 // openKey returns the private key stored in row, checked against the row's
