@@ -243,7 +243,7 @@ func TestVerifyAfterRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := ring.Rotate(t.Context())
+	k, _, err := ring.Rotate(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

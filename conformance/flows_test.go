@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -277,8 +278,12 @@ func revoke(t *testing.T, s *iam, token string) int {
 }
 
 // TestKeyRotation rotates the signing key with the CLI while the server
-// runs: new tokens carry the new kid, tokens signed before still verify
-// against the JWKS and still introspect as active.
+// runs: the server publishes the next key at once but signs on with the old
+// one (the publish delay, 60.2 s here, outlasts every replica's reload and
+// every resource server's JWKS cache); tokens signed before still verify
+// and introspect as active. Then `keys revoke` of the old key: its tokens
+// are refused by introspection at once, the server stops publishing it at
+// its next reload and signs with the next key, published all along.
 func TestKeyRotation(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *iam) {
 		p, err := oidc.NewProvider(ctx(t), s.issuer)
@@ -290,29 +295,64 @@ func TestKeyRotation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		oldKid, _ := payload(t, before.AccessToken)
-		s.keysRotate(t)
+		h, _ := payload(t, before.AccessToken)
+		oldKid, _ := h["kid"].(string)
+		m := regexp.MustCompile(`new signing key (\S+), published now; it signs from \S+ \(in 1m0\.2s`).FindStringSubmatch(s.keys(t, "rotate"))
+		if m == nil {
+			t.Fatal("keys rotate did not print the new key and its 1m0.2s publish delay")
+		}
+		next := m[1]
 
-		// The server picks the rotation up within its refresh interval (200 ms here).
-		deadline := time.Now().Add(10 * time.Second)
-		var after *oauth2.Token
-		for {
+		// The server loads the next key within its refresh interval (200 ms here).
+		waitUntil(t, "the server to publish the next key", func() bool { return slices.Contains(publishedKIDs(t, s.issuer), next) })
+		after, err := cc.Token(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, _ := payload(t, after.AccessToken); h["kid"] != oldKid {
+			t.Errorf("a token issued during the publish delay has kid %v, want the old %s", h["kid"], oldKid)
+		}
+		verifyAccessToken(t, p, before.AccessToken)
+		if got := introspectAs(t, s, "inventory-service", serviceSecret, before.AccessToken); got["active"] != true {
+			t.Errorf("a token signed by the old key introspects as %v, want active (fosite#786)", got)
+		}
+		list := s.keys(t, "list")
+		for _, want := range []string{next + "  next ", oldKid + "  current "} {
+			if !strings.Contains(list, want) {
+				t.Errorf("keys list = %q, want a line starting %q", list, want)
+			}
+		}
+
+		s.keys(t, "revoke", oldKid)
+		if got := introspectAs(t, s, "inventory-service", serviceSecret, before.AccessToken); got["active"] != false {
+			t.Errorf("a token of the revoked key introspects as %v right after keys revoke, want inactive", got)
+		}
+		waitUntil(t, "the server to unpublish the revoked key", func() bool { return slices.Equal(publishedKIDs(t, s.issuer), []string{next}) })
+		waitUntil(t, "the server to sign with the next key", func() bool {
 			after, err = cc.Token(ctx(t))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if h, _ := payload(t, after.AccessToken); h["kid"] != oldKid["kid"] {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("new tokens still carry the old kid 10s after keys rotate")
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			h, _ := payload(t, after.AccessToken)
+			return h["kid"] == next
+		})
 		verifyAccessToken(t, p, after.AccessToken)
-		verifyAccessToken(t, p, before.AccessToken) // the retired key is still published
-		if got := introspectAs(t, s, "inventory-service", serviceSecret, before.AccessToken); got["active"] != true {
-			t.Errorf("a token signed by the retired key introspects as %v, want active (fosite#786)", got)
+		list = s.keys(t, "list")
+		for _, want := range []string{next + "  current ", oldKid + "  revoked "} {
+			if !strings.Contains(list, want) {
+				t.Errorf("keys list after revoke = %q, want a line starting %q", list, want)
+			}
 		}
 	})
+}
+
+// waitUntil polls cond until it holds, failing t after 10 s: for a
+// server's key reload, which runs on its own schedule.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10s for %s", what)
+		}
+	}
 }

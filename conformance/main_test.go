@@ -152,15 +152,15 @@ func (s *iam) run(t testing.TB) {
 	}
 }
 
-// keysRotate runs `gaia-iam keys rotate` against the same database.
-func (s *iam) keysRotate(t *testing.T) string {
+// keys runs `gaia-iam keys ARGS…` against the same database.
+func (s *iam) keys(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(binary, "keys", "rotate")
+	cmd := exec.Command(binary, append([]string{"keys"}, args...)...)
 	cmd.Env = s.env
 	cmd.Dir = t.TempDir()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("keys rotate: %v\n%s", err, out)
+		t.Fatalf("keys %v: %v\n%s", args, err, out)
 	}
 	return string(out)
 }
