@@ -237,8 +237,9 @@ func TestVerifyAfterRotation(t *testing.T) {
 		t.Fatalf("Verify before rotation: %v", err)
 	}
 
-	// `gaia-iam keys rotate`, as the command does it: a ring on the same
-	// store and KEK.
+	// `gaia-iam keys rotate`, as the command does it (a ring on the same
+	// store and KEK) but with no publish delay: the new key signs at once,
+	// so this verifier meets its kid before having fetched it.
 	ring, err := keys.New(t.Context(), keys.Config{Retention: time.Hour}, s.store, s.kek, storagetest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
