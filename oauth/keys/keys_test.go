@@ -430,26 +430,7 @@ func TestRotate(t *testing.T) {
 		}
 
 		// Published until Retention has passed since the rotation.
-		c.advance(cfg.Retention)
-		if err := r.Refresh(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := r.PublicKey(old.ID); !ok {
-			t.Errorf("PublicKey(old) at the end of its retention = _, false, want true")
-		}
-		if got := kids(t, r.JWKS()); !slices.Equal(got, []string{cur.ID, old.ID}) {
-			t.Errorf("JWKS kids at the end of the retention = %v, want [%s %s]", got, cur.ID, old.ID)
-		}
-		c.advance(time.Microsecond)
-		if _, ok := r.PublicKey(old.ID); ok {
-			t.Errorf("PublicKey(old) after its retention = _, true, want false, even before a Refresh")
-		}
-		if err := r.Refresh(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if got := kids(t, r.JWKS()); !slices.Equal(got, []string{cur.ID}) {
-			t.Errorf("JWKS kids after the retention = %v, want [%s]", got, cur.ID)
-		}
+		wantRetention(t, r, c, cfg.Retention, old.ID, cur.ID)
 		if got := infoIDs(r.List()); !slices.Equal(got, []string{cur.ID}) {
 			t.Errorf("List() after the retention = %v, want [%s]", got, cur.ID)
 		}
