@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
+	"github.com/gaia-platform/iam/outage"
 	"github.com/gaia-platform/iam/rbac"
 	"github.com/gaia-platform/iam/storage"
 )
@@ -32,6 +34,7 @@ const (
 	KindTooLarge         = "payload-too-large"
 	KindMediaType        = "unsupported-media-type"
 	KindInternal         = "internal"
+	KindUnavailable      = "unavailable"
 )
 
 var problemTitles = map[string]string{
@@ -47,6 +50,7 @@ var problemTitles = map[string]string{
 	KindTooLarge:         "Payload too large",
 	KindMediaType:        "Unsupported media type",
 	KindInternal:         "Internal error",
+	KindUnavailable:      "Service unavailable",
 }
 
 // FieldError names one invalid field of a request.
@@ -170,6 +174,12 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 // with the request's method and route, and answered 500 with no detail.
 func (a *API) writeError(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) {
 	p := toProblem(err)
+	if p == nil && outage.Is(err) {
+		a.log.LogAttrs(ctx, slog.LevelError, "admin request failed: database unavailable",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+		w.Header().Set("Retry-After", strconv.Itoa(outage.RetryAfter))
+		p = problem(http.StatusServiceUnavailable, KindUnavailable, "the server cannot reach its database; try again later")
+	}
 	if p == nil {
 		a.log.LogAttrs(ctx, slog.LevelError, "admin request failed",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
