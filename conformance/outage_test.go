@@ -206,4 +206,3 @@ func (r *relay) cut() {
 	}
 	r.conns = nil
 }
-
