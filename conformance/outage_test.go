@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"database/sql"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -134,18 +133,7 @@ func testOutage(t *testing.T, store storage.Store, down func(), readsFail bool) 
 // postAsWeb posts form to path as the gaia-web client.
 func postAsWeb(t *testing.T, issuer, path string, form url.Values) tokenResult {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, issuer+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("gaia-web", webSecret)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := tokenResult{status: resp.StatusCode, raw: string(raw), header: resp.Header}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
+	return tokenCall{path: path, basic: web, body: form.Encode()}.do(t, &iam{issuer: issuer})
 }
 
 // relay forwards TCP connections to a target until cut.
