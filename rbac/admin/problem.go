@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/gaia-platform/iam/outage"
+	"github.com/gaia-platform/iam/password"
 	"github.com/gaia-platform/iam/rbac"
 	"github.com/gaia-platform/iam/storage"
 )
@@ -174,11 +175,13 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 // with the request's method and route, and answered 500 with no detail.
 func (a *API) writeError(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) {
 	p := toProblem(err)
-	if p == nil && outage.Is(err) {
-		a.log.LogAttrs(ctx, slog.LevelError, "admin request failed: database unavailable",
+	// The database down, or every password hashing slot taken past the
+	// wait: the server's state, not the request's fault.
+	if p == nil && (outage.Is(err) || errors.Is(err, password.ErrBusy)) {
+		a.log.LogAttrs(ctx, slog.LevelError, "admin request failed: temporarily unavailable",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
 		w.Header().Set("Retry-After", strconv.Itoa(outage.RetryAfter))
-		p = problem(http.StatusServiceUnavailable, KindUnavailable, "the server cannot reach its database; try again later")
+		p = problem(http.StatusServiceUnavailable, KindUnavailable, "the server is temporarily unable to handle the request; try again later")
 	}
 	if p == nil {
 		a.log.LogAttrs(ctx, slog.LevelError, "admin request failed",
