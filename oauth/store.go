@@ -153,7 +153,7 @@ func (e *inactiveRefresh) Unwrap() error { return fosite.ErrInactiveToken }
 // DeleteRefreshTokenSession deactivates rather than deletes: the row must
 // stay so that a replay of the token is recognised as reuse.
 func (s *fositeStore) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
-	err := s.store.DeactivateRefreshToken(ctx, signature)
+	err := s.store.DeactivateRefreshToken(ctx, signature, s.now())
 	if err != nil && !errors.Is(err, storage.ErrConflict) && !errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("deactivate refresh token: %w", err)
 	}
@@ -165,7 +165,7 @@ func (s *fositeStore) DeleteRefreshTokenSession(ctx context.Context, signature s
 // with one token exactly one deactivates it; the others get
 // fosite.ErrSerializationFailure.
 func (s *fositeStore) RotateRefreshToken(ctx context.Context, _ string, signature string) error {
-	err := s.store.DeactivateRefreshToken(ctx, signature)
+	err := s.store.DeactivateRefreshToken(ctx, signature, s.now())
 	switch {
 	case errors.Is(err, storage.ErrConflict):
 		return fmt.Errorf("%w: refresh token already used", fosite.ErrSerializationFailure)
