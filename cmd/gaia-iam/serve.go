@@ -39,16 +39,17 @@ func serve(ctx context.Context, args []string, s sys) error {
 		return err
 	}
 	gaia, err := server.New(ctx, server.Config{
-		Issuer:          cfg.Issuer,
-		AccessTokenTTL:  cfg.AccessTokenTTL,
-		RefreshTokenTTL: cfg.RefreshTokenTTL,
-		MaxSessionAge:   cfg.MaxSessionAge,
-		DefaultAudience: cfg.DefaultAudience,
-		KeyRefresh:      cfg.KeyRefresh,
-		ClientCacheTTL:  cfg.ClientCacheTTL,
-		KEK:             kek,
-		Seed:            file,
-		SeedCascade:     cfg.SeedCascade,
+		Issuer:               cfg.Issuer,
+		AccessTokenTTL:       cfg.AccessTokenTTL,
+		RefreshTokenTTL:      cfg.RefreshTokenTTL,
+		MaxSessionAge:        cfg.MaxSessionAge,
+		DefaultAudience:      cfg.DefaultAudience,
+		KeyRefresh:           cfg.KeyRefresh,
+		ClientCacheTTL:       cfg.ClientCacheTTL,
+		KEK:                  kek,
+		RefreshReuseInterval: cfg.RefreshReuseInterval,
+		Seed:                 file,
+		SeedCascade:          cfg.SeedCascade,
 	}, store, log)
 	if err != nil {
 		return cascadeHint(err)
