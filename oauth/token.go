@@ -107,6 +107,9 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 		}
 		return errRequest()
 	}
+	if err := checkFormLimits(r.PostForm); err != nil {
+		return err
+	}
 	// Credentials never travel in the URI (RFC 6749 §2.3.1, §3.2), and the
 	// endpoints take no query parameters.
 	if r.URL.RawQuery != "" {

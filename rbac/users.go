@@ -120,7 +120,13 @@ func (s *Service) Authenticate(ctx context.Context, username, pw string) (*stora
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, u.PasswordHash, pw)
-	if err != nil && !errors.Is(err, password.ErrMalformedHash) {
+	if errors.Is(err, password.ErrMalformedHash) || errors.Is(err, password.ErrHashTooCostly) {
+		// Not the caller's doing, and nothing they may learn: a failed
+		// login that costs the usual hash, and a line for the operator.
+		s.log.ErrorContext(ctx, "stored password hash refused", "user_id", u.ID, "error", err)
+		return nil, s.fail(ctx, pw, &CredentialsError{UserID: u.ID, Reason: ReasonHashRefused})
+	}
+	if err != nil {
 		return nil, fmt.Errorf("authenticate %q: %w", u.ID, err)
 	}
 	if !ok {

@@ -11,11 +11,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"time"
 
 	"github.com/gaia-platform/iam/audit"
 	"github.com/gaia-platform/iam/claims"
+	"github.com/gaia-platform/iam/clientip"
 	"github.com/gaia-platform/iam/discovery"
 	"github.com/gaia-platform/iam/oauth"
 	"github.com/gaia-platform/iam/oauth/keys"
@@ -57,6 +57,15 @@ type Config struct {
 	// PasswordHasher hashes user passwords; nil is argon2id with OWASP's
 	// parameters, one hash per core at a time.
 	PasswordHasher rbac.PasswordHasher
+	// Hashing bounds password hashing; zero fields take the password
+	// package's defaults.
+	Hashing password.Config
+	// TrustedProxies are the CIDRs (or addresses) of the reverse proxies
+	// whose ForwardedHeader is believed; none: the peer is the client.
+	TrustedProxies []string
+	// ForwardedHeader is clientip.XForwardedFor (the default) or
+	// clientip.Forwarded.
+	ForwardedHeader string
 }
 
 // Server is a ready-to-serve Gaia IAM.
@@ -67,6 +76,7 @@ type Server struct {
 	seeded  seed.Result
 	store   storage.Store
 	audit   *audit.Recorder
+	hasher  *password.Hasher
 	log     *slog.Logger
 }
 
@@ -82,26 +92,31 @@ type Domain struct {
 	Clients       *rbac.Clients
 	Seeder        *seed.Seeder
 	ClientSecrets *oauth.SecretHasher
+	Passwords     *password.Hasher
 }
 
-// NewDomain builds the domain over store. kek keys the client secrets.
+// NewDomain builds the domain over store, hashing passwords with the
+// default bounds. kek keys the client secrets.
 func NewDomain(store storage.Store, kek []byte, log *slog.Logger) (*Domain, error) {
-	return newDomain(store, kek, nil, log)
+	return newDomain(store, kek, password.Config{}, nil, log)
 }
 
-// newDomain is NewDomain with the password hasher; nil is the default.
-func newDomain(store storage.Store, kek []byte, hasher rbac.PasswordHasher, log *slog.Logger) (*Domain, error) {
+// newDomain is NewDomain with the hashing bounds and, for tests, a hasher
+// that wraps or replaces the bounded one (nil: the bounded one).
+func newDomain(store storage.Store, kek []byte, hashing password.Config, override rbac.PasswordHasher, log *slog.Logger) (*Domain, error) {
 	clientKey, err := derive(kek, "gaia-iam client secrets v1")
 	if err != nil {
 		return nil, err
 	}
-	if hasher == nil {
-		// One argon2id hash per core at a time bounds memory at 19 MiB × cores.
-		if hasher, err = password.NewHasher(password.OWASP(), runtime.NumCPU()); err != nil {
-			return nil, err
-		}
+	hasher, err := password.New(hashing)
+	if err != nil {
+		return nil, fmt.Errorf("password hashing: %w", err)
 	}
-	svc, err := rbac.New(store, hasher, log)
+	var rh rbac.PasswordHasher = hasher
+	if override != nil {
+		rh = override
+	}
+	svc, err := rbac.New(store, rh, log)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +132,7 @@ func newDomain(store storage.Store, kek []byte, hasher rbac.PasswordHasher, log 
 	if err != nil {
 		return nil, err
 	}
-	return &Domain{RBAC: svc, Clients: clients, Seeder: seeder, ClientSecrets: clientSecrets}, nil
+	return &Domain{RBAC: svc, Clients: clients, Seeder: seeder, ClientSecrets: clientSecrets, Passwords: hasher}, nil
 }
 
 // New reconciles the seed, loads (or makes) the signing keys and builds the
@@ -126,10 +141,21 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 	if cfg.Seed == nil {
 		return nil, errors.New("server: a seed is required")
 	}
-	d, err := newDomain(store, cfg.KEK, cfg.PasswordHasher, log)
+	header := cfg.ForwardedHeader
+	if header == "" {
+		header = clientip.XForwardedFor
+	}
+	proxies, err := clientip.New(cfg.TrustedProxies, header)
 	if err != nil {
 		return nil, err
 	}
+	d, err := newDomain(store, cfg.KEK, cfg.Hashing, cfg.PasswordHasher, log)
+	if err != nil {
+		return nil, err
+	}
+	st := d.Passwords.Stats()
+	log.InfoContext(ctx, "password hashing bounded", "concurrency", st.Limit,
+		"memory_kib_per_hash", d.Passwords.Params().Memory, "max_wait", d.Passwords.MaxWait().String())
 	apply := d.Seeder.Apply
 	if cfg.SeedCascade {
 		apply = d.Seeder.ApplyCascading
@@ -180,7 +206,9 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 		_ = rec.Close(ctx)
 		return nil, err
 	}
-	return &Server{handler: routes(store, o, disco, adminAPI, log), ring: ring, rbac: d.RBAC, seeded: res, store: store, audit: rec, log: log}, nil
+	h := routes(store, o, disco, adminAPI, log)
+	h = proxies.Handler(hygiene(h, log))
+	return &Server{handler: h, ring: ring, rbac: d.RBAC, seeded: res, store: store, audit: rec, hasher: d.Passwords, log: log}, nil
 }
 
 // newAdmin builds the admin API. Its tokens are verified by the same
@@ -260,6 +288,10 @@ func (s *Server) Close(ctx context.Context) error { return s.audit.Close(ctx) }
 // Seeded reports what reconciling the seed did, including generated
 // passwords to show the operator once.
 func (s *Server) Seeded() seed.Result { return s.seeded }
+
+// PasswordStats reports how many password hashes ran at once, at most and
+// now, and how many were refused for want of a slot.
+func (s *Server) PasswordStats() password.Stats { return s.hasher.Stats() }
 
 // RBAC is the domain service the server uses.
 func (s *Server) RBAC() *rbac.Service { return s.rbac }

@@ -39,6 +39,8 @@ type Config struct {
 	// SeedCascade lets serve and seed remove the user role assignments a
 	// seed breaks; without it such a seed is refused.
 	SeedCascade bool
+	// Limits bound connections, hashing and the database pool.
+	Limits Limits
 }
 
 // setting is one flag and its environment variable.
@@ -71,8 +73,8 @@ var settings = []setting{
 func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagSet)) (Config, error) {
 	fs := flag.NewFlagSet("gaia-iam "+command, flag.ContinueOnError)
 	fs.SetOutput(s.stderr)
-	values := make(map[string]*string, len(settings))
-	for _, st := range settings {
+	values := make(map[string]*string, len(settings)+len(limitSettings))
+	for _, st := range append(settings[:len(settings):len(settings)], limitSettings...) {
 		def := st.def
 		if v := s.getenv(st.env); v != "" {
 			def = v
@@ -154,6 +156,12 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 	}
 	if cfg.AccessTokenTTL > cfg.RefreshTokenTTL {
 		errs = append(errs, errors.New("--access-token-ttl is longer than --refresh-token-ttl"))
+	}
+	errs = append(errs, readLimits(values, &cfg.Limits)...)
+	if u, err := withPostgresLimits(cfg.DatabaseURL, cfg.Limits); err != nil {
+		errs = append(errs, err)
+	} else {
+		cfg.DatabaseURL = u
 	}
 	return cfg, errors.Join(errs...)
 }

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
+	"github.com/gaia-platform/iam/outage"
+	"github.com/gaia-platform/iam/password"
 	"github.com/gaia-platform/iam/rbac"
 	"github.com/gaia-platform/iam/storage"
 )
@@ -37,7 +40,8 @@ const (
 	KindDelegation = "delegation"
 	// KindSelfChange: the caller would change its own roles, departments
 	// or active flag, which only another administrator may do.
-	KindSelfChange = "self-change"
+	KindSelfChange  = "self-change"
+	KindUnavailable = "unavailable"
 )
 
 var problemTitles = map[string]string{
@@ -55,6 +59,7 @@ var problemTitles = map[string]string{
 	KindInternal:         "Internal error",
 	KindDelegation:       "Not yours to delegate",
 	KindSelfChange:       "No one changes their own grants",
+	KindUnavailable:      "Service unavailable",
 }
 
 // FieldError names one invalid field of a request.
@@ -194,6 +199,14 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 // with the request's method and route, and answered 500 with no detail.
 func (a *API) writeError(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) {
 	p := toProblem(err)
+	// The database down, or every password hashing slot taken past the
+	// wait: the server's state, not the request's fault.
+	if p == nil && (outage.Is(err) || errors.Is(err, password.ErrBusy)) {
+		a.log.LogAttrs(ctx, slog.LevelError, "admin request failed: temporarily unavailable",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+		w.Header().Set("Retry-After", strconv.Itoa(outage.RetryAfter))
+		p = problem(http.StatusServiceUnavailable, KindUnavailable, "the server is temporarily unable to handle the request; try again later")
+	}
 	if p == nil {
 		a.log.LogAttrs(ctx, slog.LevelError, "admin request failed",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
