@@ -15,12 +15,13 @@ import (
 	"github.com/gaia-platform/iam/storage"
 )
 
-// TestAuditAuthEvents: each login, refresh, reuse and revocation leaves
-// exactly its audit event — who, to what, from where, with which client,
-// and why a failure failed — and no event holds a password, secret or
-// token that was sent.
+// TestAuditAuthEvents: each login, refresh, refused concurrent refresh,
+// reuse and revocation leaves exactly its audit event — who, to what, from
+// where, with which client, and why a failure failed — and no event holds
+// a password, secret or token that was sent.
 func TestAuditAuthEvents(t *testing.T) {
-	forEachLocal(t, nil, func(t *testing.T, l *local) {
+	var clk *clock
+	forEachLocal(t, clocked(&clk), func(t *testing.T, l *local) {
 		admin, err := l.store.GetUserByUsername(ctx(t), "admin")
 		if err != nil {
 			t.Fatal(err)
@@ -102,7 +103,17 @@ func TestAuditAuthEvents(t *testing.T) {
 		ev(storage.AuditEvent{ActorType: audit.ActorUser, ActorID: admin.ID, ActorName: "admin", Action: audit.ActionAuthRefresh,
 			TargetType: audit.TargetTokenFamily, TargetID: family, Outcome: audit.Success, ClientID: "gaia-web", Details: grant("refresh_token")})
 
-		// The rotated token again: reuse, the family revoked.
+		// The rotated token again at once: a concurrent refresh that lost,
+		// not reuse.
+		if _, err := refresh(t, conf, tok); !isInvalidGrant(err) {
+			t.Fatalf("refresh with a token rotated just now: %v, want invalid_grant", err)
+		}
+		ev(storage.AuditEvent{ActorType: audit.ActorAnonymous, Action: audit.ActionAuthRefresh, TargetType: audit.TargetTokenFamily, TargetID: family,
+			Outcome: audit.Failure, ClientID: "gaia-web", Details: grant("refresh_token", "concurrent_refresh")})
+
+		// The rotated token again past the reuse interval: reuse, the
+		// family revoked.
+		clk.advance(time.Minute)
 		if _, err := refresh(t, conf, tok); !isInvalidGrant(err) {
 			t.Fatalf("refresh with a rotated token: %v, want invalid_grant", err)
 		}

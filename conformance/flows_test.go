@@ -108,6 +108,8 @@ func TestClientCredentials(t *testing.T) {
 	})
 }
 
+// TestPasswordRefreshAndReuse runs without a reuse interval, so that a
+// replay at once is reuse (TestRefreshReuseInterval has the interval).
 func TestPasswordRefreshAndReuse(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *iam) {
 		p, err := oidc.NewProvider(ctx(t), s.issuer)
@@ -167,41 +169,58 @@ func TestPasswordRefreshAndReuse(t *testing.T) {
 		if got := introspect(t, s, fresh.AccessToken); got["active"] != false || len(got) != 1 {
 			t.Errorf("introspection of the family's access token after reuse = %v, want {active:false}", got)
 		}
-	})
+	}, "GAIA_REFRESH_REUSE_INTERVAL=0")
 }
 
+// TestConcurrentRefresh: of concurrent refreshes with one token exactly
+// one succeeds, the others get invalid_grant, and the login lives on: the
+// winner's new token refreshes again, round after round, as two browser
+// tabs sharing a login would. The losers used to be taken for reuse when
+// they arrived after the winner's commit, revoking the whole login.
 func TestConcurrentRefresh(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *iam) {
-		conf := oauth2.Config{ClientID: "gaia-web", ClientSecret: webSecret, Endpoint: oauth2.Endpoint{TokenURL: s.issuer + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader}}
+		conf := webConfig(s.issuer)
 		tok, err := conf.PasswordCredentialsToken(ctx(t), "admin", adminPassword)
 		if err != nil {
 			t.Fatal(err)
 		}
-		const n = 8
-		var wg sync.WaitGroup
-		codes := make([]string, n)
-		for i := range n {
-			wg.Go(func() {
-				_, err := conf.TokenSource(ctx(t), &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}).Token()
-				var re *oauth2.RetrieveError
-				switch {
-				case err == nil:
-					codes[i] = "ok"
-				case errors.As(err, &re):
-					codes[i] = re.ErrorCode
-				default:
-					codes[i] = err.Error()
-				}
-			})
-		}
-		wg.Wait()
-		if ok := slices.DeleteFunc(slices.Clone(codes), func(c string) bool { return c != "ok" }); len(ok) != 1 {
-			t.Errorf("%d concurrent refreshes of one token: outcomes %v, want exactly one ok", n, codes)
-		}
-		for _, c := range codes {
-			if c != "ok" && c != "invalid_grant" {
-				t.Errorf("a losing refresh answered %q, want invalid_grant", c)
+		const n, rounds = 20, 4
+		for round := range rounds {
+			var wg sync.WaitGroup
+			codes := make([]string, n)
+			toks := make([]*oauth2.Token, n)
+			start := make(chan struct{})
+			for i := range n {
+				wg.Go(func() {
+					<-start
+					next, err := refresh(t, conf, tok)
+					var re *oauth2.RetrieveError
+					switch {
+					case err == nil:
+						codes[i], toks[i] = "ok", next
+					case errors.As(err, &re):
+						codes[i] = re.ErrorCode
+					default:
+						codes[i] = err.Error()
+					}
+				})
 			}
+			close(start)
+			wg.Wait()
+			winner := slices.Index(codes, "ok")
+			if ok := slices.DeleteFunc(slices.Clone(codes), func(c string) bool { return c != "ok" }); len(ok) != 1 {
+				t.Fatalf("round %d: %d concurrent refreshes of one token: outcomes %v, want exactly one ok", round, n, codes)
+			}
+			for _, c := range codes {
+				if c != "ok" && c != "invalid_grant" {
+					t.Errorf("round %d: a losing refresh answered %q, want invalid_grant", round, c)
+				}
+			}
+			tok = toks[winner]
+		}
+		// The last winner's token, too, still refreshes.
+		if _, err := refresh(t, conf, tok); err != nil {
+			t.Errorf("refresh with the last winner's token: %v, want the login live", err)
 		}
 	})
 }

@@ -1,7 +1,9 @@
 package conformance
 
 import (
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gaia-platform/iam/server"
 	"github.com/gaia-platform/iam/server/servertest"
@@ -35,3 +37,20 @@ func startLocal(t testing.TB, store storage.Store, tune func(*server.Config)) *l
 // asIAM lets the shared flow helpers (introspect, revoke, tokenCall) talk
 // to an in-process server.
 func (l *local) asIAM() *iam { return &iam{issuer: l.issuer} }
+
+// clock is a server clock that a test moves forward, so that it never
+// sleeps through an interval. It follows the real time from an offset.
+type clock struct{ offset atomic.Int64 }
+
+func (c *clock) now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// clocked is a tune for forEachLocal that gives each server a fresh clock
+// and leaves it in *clk for the test.
+func clocked(clk **clock) func(*server.Config) {
+	return func(cfg *server.Config) {
+		*clk = &clock{}
+		cfg.Now = (*clk).now
+	}
+}

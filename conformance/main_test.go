@@ -88,10 +88,11 @@ func backends(t testing.TB) map[string]func(t testing.TB) string {
 	return out
 }
 
-// forEachBackend runs test against a fresh gaia-iam on every backend.
-func forEachBackend(t *testing.T, test func(t *testing.T, s *iam)) {
+// forEachBackend runs test against a fresh gaia-iam on every backend. env
+// entries (NAME=value) override the test defaults.
+func forEachBackend(t *testing.T, test func(t *testing.T, s *iam), env ...string) {
 	for name, db := range backends(t) {
-		t.Run(name, func(t *testing.T) { test(t, start(t, db(t))) })
+		t.Run(name, func(t *testing.T) { test(t, start(t, db(t), env...)) })
 	}
 }
 

@@ -6,13 +6,18 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/gaia-platform/iam/server"
 )
 
 // TestRefreshForgedReuse: a presented refresh token whose HMAC does not
 // verify is not reuse, whatever its signature part names. It used to
-// revoke the login of the rotated token whose signature it carried.
+// revoke the login of the rotated token whose signature it carried. It
+// runs without a reuse interval, in which the real rotated token would not
+// be reuse either.
 func TestRefreshForgedReuse(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *iam) {
 		conf := webConfig(s.issuer)
@@ -34,6 +39,62 @@ func TestRefreshForgedReuse(t *testing.T) {
 		}
 		if _, err := refresh(t, conf, second); err != nil {
 			t.Errorf("refresh after forged tokens were presented: %v, want the login still live", err)
+		}
+	}, "GAIA_REFRESH_REUSE_INTERVAL=0")
+}
+
+// TestRefreshReuseInterval: a rotated refresh token presented again within
+// the reuse interval is refused with invalid_grant and the login lives on
+// (a concurrent refresh that lost); past the interval it is reuse, and the
+// whole login ends, its newest token included (RFC 9700 §4.14.2). The
+// server's clock is moved, never waited for.
+func TestRefreshReuseInterval(t *testing.T) {
+	const interval = 5 * time.Second
+	var clk *clock
+	tune := func(cfg *server.Config) {
+		clocked(&clk)(cfg)
+		cfg.RefreshReuseInterval = interval
+	}
+	forEachLocal(t, tune, func(t *testing.T, l *local) {
+		conf := webConfig(l.issuer)
+		first, err := conf.PasswordCredentialsToken(ctx(t), "admin", adminPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := refresh(t, conf, first)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// Within the interval: refused, nothing ended.
+		clk.advance(interval - time.Second)
+		if _, err := refresh(t, conf, first); !isInvalidGrant(err) {
+			t.Fatalf("replay within the interval: %v, want invalid_grant", err)
+		}
+		third, err := refresh(t, conf, second)
+		if err != nil {
+			t.Fatalf("refresh with the winner's token after a replay within the interval: %v, want the login live", err)
+		}
+
+		// Past the interval, the winner's token refreshes as any live token.
+		clk.advance(interval + time.Second)
+		fourth, err := refresh(t, conf, third)
+		if err != nil {
+			t.Fatalf("refresh with the live token past the interval: %v", err)
+		}
+		if got := introspect(t, l.asIAM(), fourth.AccessToken); got["active"] != true {
+			t.Errorf("introspection of the newest access token = %v, want active", got)
+		}
+
+		// Past the interval, a replay is reuse: the login ends.
+		if _, err := refresh(t, conf, second); !isInvalidGrant(err) {
+			t.Fatalf("replay past the interval: %v, want invalid_grant", err)
+		}
+		if _, err := refresh(t, conf, fourth); !isInvalidGrant(err) {
+			t.Errorf("newest refresh token after reuse: %v, want invalid_grant (login revoked)", err)
+		}
+		if got := introspect(t, l.asIAM(), fourth.AccessToken); got["active"] != false {
+			t.Errorf("introspection of the newest access token after reuse = %v, want {active:false}", got)
 		}
 	})
 }

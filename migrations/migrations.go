@@ -65,7 +65,7 @@ func newProvider(db *sql.DB, d Dialect, log *slog.Logger) (*goose.Provider, erro
 	if err != nil {
 		return nil, fmt.Errorf("migrations for %s: %w", d, err)
 	}
-	opts := []goose.ProviderOption{goose.WithSlog(log)}
+	opts := []goose.ProviderOption{goose.WithSlog(log), goose.WithGoMigrations(usernameSkeleton(d))}
 	var gd goose.Dialect
 	switch d {
 	case Postgres:

@@ -109,7 +109,11 @@ func (s *Server) auditToken(ctx context.Context, r *http.Request, ar fosite.Acce
 		}
 	case "refresh_token":
 		var inactive *inactiveRefresh
-		if errors.As(err, &inactive) {
+		var lost *lostRefresh
+		if errors.As(err, &lost) {
+			e.TargetType, e.TargetID = audit.TargetTokenFamily, lost.familyID
+			reason = reasonConcurrentRefresh
+		} else if errors.As(err, &inactive) {
 			e.TargetType, e.TargetID = audit.TargetTokenFamily, inactive.familyID
 			reason = reasonRevoked
 			if inactive.reuse {

@@ -10,6 +10,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -36,7 +37,25 @@ type Config struct {
 	// ClientCacheTTL is how long a client read from the store is trusted;
 	// 0 reads it at every request.
 	ClientCacheTTL time.Duration
+	// RefreshReuseInterval is how long after a refresh token's rotation
+	// presenting it again is refused as a concurrent refresh that lost,
+	// without ending the login; later it is reuse, which does. 0 makes
+	// every replay reuse.
+	RefreshReuseInterval time.Duration
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
 }
+
+// The default and the bound of Config.RefreshReuseInterval.
+const (
+	// DefaultRefreshReuseInterval covers refreshes sent together (two
+	// tabs, a retry after a timeout), which arrive within a second or two
+	// of each other even on a slow network, with room to spare.
+	DefaultRefreshReuseInterval = 10 * time.Second
+	// MaxRefreshReuseInterval bounds it: a replay within the interval does
+	// not end the login, so a longer one would hide theft.
+	MaxRefreshReuseInterval = time.Minute
+)
 
 // Server serves the OAuth endpoints.
 type Server struct {
@@ -67,6 +86,8 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 		return nil, errors.New("oauth: issuer is required")
 	case cfg.AccessTokenTTL <= 0 || cfg.RefreshTokenTTL <= 0 || cfg.MaxSessionAge <= 0 || cfg.ClientCacheTTL < 0:
 		return nil, errors.New("oauth: token lifetimes must be positive")
+	case cfg.RefreshReuseInterval < 0 || cfg.RefreshReuseInterval > MaxRefreshReuseInterval:
+		return nil, fmt.Errorf("oauth: refresh reuse interval %v not within 0 and %v", cfg.RefreshReuseInterval, MaxRefreshReuseInterval)
 	case len(cfg.TokenSecret) < 32:
 		return nil, errors.New("oauth: token secret must be at least 32 bytes")
 	case cfg.DefaultAudience == "":
@@ -91,9 +112,12 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 		ClientSecretsHasher:        secrets,
 		SendDebugMessagesToClients: false,
 	}
-	now := time.Now
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	cl := &clients{store: store, defaultAudience: cfg.DefaultAudience, ttl: cfg.ClientCacheTTL, now: now, cache: map[string]cachedClient{}}
-	fs := &fositeStore{clients: cl, store: store, rbac: svc, now: now}
+	fs := &fositeStore{clients: cl, store: store, rbac: svc, now: now, reuseInterval: cfg.RefreshReuseInterval}
 	at := &accessTokens{issuer: cfg.Issuer, keys: keys, now: now}
 	// Refresh tokens are opaque: 32 random bytes and their HMAC. Only the
 	// HMAC (the "signature") is stored.

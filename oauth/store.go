@@ -27,6 +27,10 @@ type fositeStore struct {
 	store    storage.Store
 	rbac     *rbac.Service
 	now      func() time.Time
+	// reuseInterval is how long after its rotation a refresh token
+	// presented again is taken for a concurrent refresh that lost, not
+	// reuse; 0 takes every replay for reuse.
+	reuseInterval time.Duration
 }
 
 var (
@@ -113,7 +117,9 @@ func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, 
 // GetRefreshTokenSession returns the request a refresh token was issued
 // for. A used or revoked token returns that request and an *inactiveRefresh
 // error, which is fosite.ErrInactiveToken: that is how fosite detects reuse
-// and revokes the family.
+// and revokes the family. A token rotated less than reuseInterval ago, its
+// family live, is a *lostRefresh instead, which fosite answers with
+// invalid_grant and nothing else.
 func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
 	if signature == "" { // not one of our tokens (verifiedRefresh)
 		return nil, fosite.ErrNotFound
@@ -124,6 +130,9 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get refresh token: %w", err)
+	}
+	if !rt.Active && family.RevokedAt.IsZero() && !rt.RotatedAt.IsZero() && s.now().Sub(rt.RotatedAt) < s.reuseInterval {
+		return nil, &lostRefresh{familyID: family.ID}
 	}
 	r, err := s.decodeRequest(ctx, rt.Request)
 	if err != nil {
@@ -150,10 +159,27 @@ func (e *inactiveRefresh) Error() string { return fosite.ErrInactiveToken.Error(
 // Unwrap makes errors.Is(err, fosite.ErrInactiveToken) hold.
 func (e *inactiveRefresh) Unwrap() error { return fosite.ErrInactiveToken }
 
+// lostRefresh is a refresh with a token rotated moments ago, its family
+// live: another refresh with the same token won the race (two tabs, a
+// retry). It is fosite.ErrNotFound, which fosite answers with
+// invalid_grant without taking it for reuse, so the login, and the
+// winner's new refresh token, live on. Only past the reuse interval is a
+// replay reuse (RFC 9700 §4.14.2). A thief who replays a stolen token
+// within the interval gets nothing either; what the interval costs is
+// that such a replay does not end the login.
+type lostRefresh struct {
+	familyID string
+}
+
+func (e *lostRefresh) Error() string { return "refresh token rotated by a concurrent refresh" }
+
+// Unwrap makes errors.Is(err, fosite.ErrNotFound) hold.
+func (e *lostRefresh) Unwrap() error { return fosite.ErrNotFound }
+
 // DeleteRefreshTokenSession deactivates rather than deletes: the row must
 // stay so that a replay of the token is recognised as reuse.
 func (s *fositeStore) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
-	err := s.store.DeactivateRefreshToken(ctx, signature)
+	err := s.store.DeactivateRefreshToken(ctx, signature, s.now())
 	if err != nil && !errors.Is(err, storage.ErrConflict) && !errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("deactivate refresh token: %w", err)
 	}
@@ -165,7 +191,7 @@ func (s *fositeStore) DeleteRefreshTokenSession(ctx context.Context, signature s
 // with one token exactly one deactivates it; the others get
 // fosite.ErrSerializationFailure.
 func (s *fositeStore) RotateRefreshToken(ctx context.Context, _ string, signature string) error {
-	err := s.store.DeactivateRefreshToken(ctx, signature)
+	err := s.store.DeactivateRefreshToken(ctx, signature, s.now())
 	switch {
 	case errors.Is(err, storage.ErrConflict):
 		return fmt.Errorf("%w: refresh token already used", fosite.ErrSerializationFailure)

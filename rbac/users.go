@@ -60,21 +60,16 @@ func (s *Service) PrepareUser(ctx context.Context, nu NewUser) (*PreparedUser, e
 
 // AddUser stores a prepared user, active. A username taken is
 // storage.ErrConflict; one confusable with a stored username (the same
-// UTS #39 skeleton) is a *ValidationError. The user holds nothing yet, so
-// no rule of delegation applies.
+// UTS #39 skeleton, which the store keeps unique) is a *ValidationError.
+// The user holds nothing yet, so no rule of delegation applies.
 func (s *Service) AddUser(ctx context.Context, p *PreparedUser) (*storage.User, error) {
 	u := p.user // a prepared user may be added again after a rollback
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
-		if err := s.checkNotConfusable(ctx, u.Username); err != nil {
-			return err
-		}
-		if err := s.store.CreateUser(ctx, &u); err != nil {
-			return fmt.Errorf("create user %q: %w", u.Username, err)
-		}
-		return nil
-	})
+	err := s.store.CreateUser(ctx, &u)
+	if errors.Is(err, storage.ErrConfusable) {
+		return nil, invalidField("username", "username looks like the name of an existing user; choose another")
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create user %q: %w", u.Username, err)
 	}
 	return &u, nil
 }

@@ -60,6 +60,13 @@ type Config struct {
 	// signs; see MinKeyPublishDelay.
 	KeyPublishDelay time.Duration
 	ClientCacheTTL  time.Duration // how long a client read from the store is trusted
+	// RefreshReuseInterval is how long after a refresh token's rotation
+	// presenting it again is refused without ending the login (see
+	// oauth.Config); 0 takes every replay for reuse.
+	RefreshReuseInterval time.Duration
+	// Now is the clock of the OAuth endpoints; nil is time.Now. Tests
+	// move it past the refresh reuse interval instead of waiting.
+	Now func() time.Time
 	// KEK is the 32-byte key-encryption key; the other server keys are
 	// derived from it.
 	KEK []byte
@@ -193,13 +200,15 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 	}
 	rec := audit.New(store, log, audit.Options{})
 	o, err := oauth.New(oauth.Config{
-		Issuer:          cfg.Issuer,
-		AccessTokenTTL:  cfg.AccessTokenTTL,
-		RefreshTokenTTL: cfg.RefreshTokenTTL,
-		MaxSessionAge:   cfg.MaxSessionAge,
-		DefaultAudience: cfg.DefaultAudience,
-		TokenSecret:     refreshKey,
-		ClientCacheTTL:  cfg.ClientCacheTTL,
+		Issuer:               cfg.Issuer,
+		AccessTokenTTL:       cfg.AccessTokenTTL,
+		RefreshTokenTTL:      cfg.RefreshTokenTTL,
+		MaxSessionAge:        cfg.MaxSessionAge,
+		DefaultAudience:      cfg.DefaultAudience,
+		TokenSecret:          refreshKey,
+		ClientCacheTTL:       cfg.ClientCacheTTL,
+		RefreshReuseInterval: cfg.RefreshReuseInterval,
+		Now:                  cfg.Now,
 	}, store, d.RBAC, ring, d.ClientSecrets, rec, log)
 	if err != nil {
 		_ = rec.Close(ctx)

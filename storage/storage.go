@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mtibben/confusables"
 )
 
 // Errors returned (wrapped) by every backend. Callers test them with errors.Is.
@@ -31,7 +33,18 @@ var (
 	// out of range), caught before any statement runs: nothing was
 	// written. It is the caller's mistake, not the database's.
 	ErrInvalid = errors.New("invalid record")
+	// ErrConfusable reports a username whose skeleton (UsernameSkeleton)
+	// is that of another stored username. It comes with ErrConflict.
+	ErrConfusable = errors.New("username confusable with a stored one")
 )
+
+// UsernameSkeleton is the UTS #39 §4 skeleton of a normalized username:
+// two names with the same skeleton look alike ("асс-admin" in Cyrillic and
+// "acc-admin" in Latin). The store keeps it, unique, next to each
+// username, and computes it itself so that it always matches the name.
+func UsernameSkeleton(username string) string {
+	return confusables.Skeleton(username)
+}
 
 // User is a person or system identity that logs in with a password.
 type User struct {
@@ -183,14 +196,17 @@ func PrefixEnd(prefix string) (string, bool) {
 // Users stores user accounts.
 type Users interface {
 	// CreateUser inserts u, assigning ID and timestamps when they are zero.
-	// A username already taken (case-insensitively) is ErrConflict.
+	// A username already taken (case-insensitively) is ErrConflict; one
+	// whose UsernameSkeleton is another stored username's is ErrConfusable
+	// and ErrConflict, even when a concurrent CreateUser stored that one.
 	CreateUser(ctx context.Context, u *User) error
 	GetUser(ctx context.Context, id string) (*User, error)
 	// GetUserByUsername finds a user by username, compared case-insensitively.
 	GetUserByUsername(ctx context.Context, username string) (*User, error)
 	// UpdateUser loads the user, calls fn on it, and stores the result, all in
 	// one transaction with the row locked, so concurrent updates do not lose
-	// writes. An error from fn aborts the update and is returned as is.
+	// writes. An error from fn aborts the update and is returned as is. A
+	// new username taken, or confusable with a stored one, is ErrConflict.
 	UpdateUser(ctx context.Context, id string, fn func(*User) error) (*User, error)
 	// DeleteUser removes the user and their memberships and role assignments.
 	DeleteUser(ctx context.Context, id string) error

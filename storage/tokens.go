@@ -42,6 +42,11 @@ type RefreshToken struct {
 	Active    bool
 	ExpiresAt time.Time // required: a token that never expires is an error
 	CreatedAt time.Time
+	// RotatedAt is when DeactivateRefreshToken retired the token; zero
+	// while active, for a token deactivated by revocation only, and for
+	// one rotated before the time was kept. The token endpoint tells a
+	// concurrent refresh that lost (shortly after) from reuse by it.
+	RotatedAt time.Time
 	// Request is the serialized fosite request (scopes, audience, session),
 	// opaque to storage; at most MaxTokenRequestLen bytes.
 	Request []byte
@@ -70,12 +75,13 @@ type Tokens interface {
 	// them. It checks nothing: a caller accepting the token checks
 	// rt.Active, rt.ExpiresAt and f.RevokedAt.
 	GetRefreshToken(ctx context.Context, signature string) (*RefreshToken, *TokenFamily, error)
-	// DeactivateRefreshToken marks an active token inactive. It is the
-	// compare-and-swap of rotation: of concurrent calls for one token,
-	// exactly one succeeds; the others, and any later call, get ErrConflict
-	// (a concurrent refresh won, or this is a replay). No such token is
-	// ErrNotFound.
-	DeactivateRefreshToken(ctx context.Context, signature string) error
+	// DeactivateRefreshToken marks an active token inactive and sets its
+	// RotatedAt to at (now when zero; kept to the microsecond), in one
+	// statement. It is the compare-and-swap of rotation: of concurrent
+	// calls for one token, exactly one succeeds; the others, and any later
+	// call, get ErrConflict (a concurrent refresh won, or this is a replay)
+	// and change nothing, RotatedAt included. No such token is ErrNotFound.
+	DeactivateRefreshToken(ctx context.Context, signature string, at time.Time) error
 	// GetTokenFamily finds a family by ID.
 	GetTokenFamily(ctx context.Context, id string) (*TokenFamily, error)
 	// RevokeTokenFamily sets the family's RevokedAt to at (now when zero)

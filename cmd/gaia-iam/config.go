@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gaia-platform/iam/oauth"
 	"github.com/gaia-platform/iam/server"
 )
 
@@ -27,9 +28,12 @@ type Config struct {
 	KeyRefresh      time.Duration
 	KeyPublishDelay time.Duration
 	ClientCacheTTL  time.Duration
-	ShutdownTimeout time.Duration
-	LogLevel        slog.Level
-	LogFormat       string // text or json
+	// RefreshReuseInterval is how long a rotated refresh token presented
+	// again is a concurrent refresh that lost, not reuse; 0 disables it.
+	RefreshReuseInterval time.Duration
+	ShutdownTimeout      time.Duration
+	LogLevel             slog.Level
+	LogFormat            string // text or json
 	// KEK is the key-encryption key (base64, 32 bytes), or KEKFile a file
 	// holding it. With neither, a development key file is created.
 	KEK     string
@@ -60,6 +64,7 @@ var settings = []setting{
 	{"key-refresh-interval", "GAIA_KEY_REFRESH_INTERVAL", "15s", "how often a server reloads the signing keys, so a rotation elsewhere reaches it"},
 	{"key-publish-delay", "GAIA_KEY_PUBLISH_DELAY", "", "how long keys rotate publishes a new key before it signs; at least the key refresh interval + the JWKS max-age (60s), the default"},
 	{"client-cache-ttl", "GAIA_CLIENT_CACHE_TTL", "2s", "how long a server trusts a client it read (disable, secret rotation and role changes reach it within this); 0 to read every time"},
+	{"refresh-reuse-interval", "GAIA_REFRESH_REUSE_INTERVAL", oauth.DefaultRefreshReuseInterval.String(), "how long after a refresh token rotates presenting it again is refused as a concurrent refresh, without ending the login (later it is reuse and ends it); 0 to disable, at most " + oauth.MaxRefreshReuseInterval.String()},
 	{"seed-cascade", "GAIA_SEED_CASCADE", "false", "let the seed remove the user role assignments it breaks (a department no longer allows the role); without it such a seed is refused"},
 	{"shutdown-timeout", "GAIA_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests get on SIGINT/SIGTERM"},
 	{"log-level", "GAIA_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -126,11 +131,19 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 			cfg.KeyPublishDelay = d
 		}
 	}
-	if d, err := time.ParseDuration(*values["client-cache-ttl"]); err != nil || d < 0 {
-		errs = append(errs, fmt.Errorf("--client-cache-ttl: %q is not a duration ≥ 0", *values["client-cache-ttl"]))
-	} else {
-		cfg.ClientCacheTTL = d
+	// upTo reads a duration that may be 0, and at most max when max > 0.
+	upTo := func(name string, max time.Duration, dst *time.Duration) {
+		d, err := time.ParseDuration(*values[name])
+		switch {
+		case err != nil || d < 0:
+			errs = append(errs, fmt.Errorf("--%s: %q is not a duration ≥ 0", name, *values[name]))
+		case max > 0 && d > max:
+			errs = append(errs, fmt.Errorf("--%s: %q is longer than %v", name, *values[name], max))
+		}
+		*dst = d
 	}
+	upTo("client-cache-ttl", 0, &cfg.ClientCacheTTL)
+	upTo("refresh-reuse-interval", oauth.MaxRefreshReuseInterval, &cfg.RefreshReuseInterval)
 	if b, err := strconv.ParseBool(*values["seed-cascade"]); err != nil {
 		errs = append(errs, fmt.Errorf("--seed-cascade: %q is neither true nor false", *values["seed-cascade"]))
 	} else {

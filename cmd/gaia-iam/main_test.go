@@ -254,6 +254,12 @@ func TestConfig(t *testing.T) {
 	if cfg.DatabaseURL != "sqlite:gaia-data/gaia.db" {
 		t.Errorf("default database URL = %q", cfg.DatabaseURL)
 	}
+	if cfg.RefreshReuseInterval != 10*time.Second {
+		t.Errorf("default refresh reuse interval = %v, want 10s", cfg.RefreshReuseInterval)
+	}
+	if cfg, err := parseConfig("serve", []string{"--refresh-reuse-interval", "0"}, s, nil); err != nil || cfg.RefreshReuseInterval != 0 {
+		t.Errorf("--refresh-reuse-interval 0 = %v, %v, want 0 (disabled)", cfg.RefreshReuseInterval, err)
+	}
 
 	for _, tc := range []struct {
 		args []string
@@ -266,6 +272,9 @@ func TestConfig(t *testing.T) {
 		{[]string{"--access-token-ttl", "-1m"}, "not a positive duration"},
 		{[]string{"--access-token-ttl", "800h"}, "longer than --refresh-token-ttl"},
 		{[]string{"--log-level", "loud"}, "--log-level"},
+		{[]string{"--refresh-reuse-interval", "-1s"}, "--refresh-reuse-interval: \"-1s\" is not a duration ≥ 0"},
+		{[]string{"--refresh-reuse-interval", "2m"}, "longer than 1m0s"},
+		{[]string{"--client-cache-ttl", "-1s"}, "--client-cache-ttl"},
 	} {
 		if _, err := parseConfig("serve", tc.args, s, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("parseConfig(%v) = %v, want an error containing %q", tc.args, err, tc.want)

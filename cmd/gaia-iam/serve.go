@@ -47,20 +47,21 @@ func serve(ctx context.Context, args []string, s sys) error {
 	}
 	log.InfoContext(ctx, "reconciling the seed and loading the signing keys")
 	gaia, err := server.New(ctx, server.Config{
-		Issuer:          cfg.Issuer,
-		AccessTokenTTL:  cfg.AccessTokenTTL,
-		RefreshTokenTTL: cfg.RefreshTokenTTL,
-		MaxSessionAge:   cfg.MaxSessionAge,
-		DefaultAudience: cfg.DefaultAudience,
-		KeyRefresh:      cfg.KeyRefresh,
-		KeyPublishDelay: cfg.KeyPublishDelay,
-		ClientCacheTTL:  cfg.ClientCacheTTL,
-		KEK:             kek,
-		Seed:            file,
-		SeedCascade:     cfg.SeedCascade,
-		Hashing:         cfg.Limits.Hashing,
-		TrustedProxies:  cfg.Limits.TrustedProxies,
-		ForwardedHeader: cfg.Limits.ForwardedHeader,
+		Issuer:               cfg.Issuer,
+		AccessTokenTTL:       cfg.AccessTokenTTL,
+		RefreshTokenTTL:      cfg.RefreshTokenTTL,
+		MaxSessionAge:        cfg.MaxSessionAge,
+		DefaultAudience:      cfg.DefaultAudience,
+		KeyRefresh:           cfg.KeyRefresh,
+		KeyPublishDelay:      cfg.KeyPublishDelay,
+		ClientCacheTTL:       cfg.ClientCacheTTL,
+		RefreshReuseInterval: cfg.RefreshReuseInterval,
+		KEK:                  kek,
+		Seed:                 file,
+		SeedCascade:          cfg.SeedCascade,
+		Hashing:              cfg.Limits.Hashing,
+		TrustedProxies:       cfg.Limits.TrustedProxies,
+		ForwardedHeader:      cfg.Limits.ForwardedHeader,
 	}, store, log)
 	if err != nil {
 		return cascadeHint(err)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gaia-platform/iam/oauth"
 	"github.com/gaia-platform/iam/rbac/seed"
 	"github.com/gaia-platform/iam/server"
 	"github.com/gaia-platform/iam/storage"
@@ -71,15 +72,16 @@ func Start(t testing.TB, store storage.Store, opts Options) *IAM {
 	kek := make([]byte, 32)
 	_, _ = rand.Read(kek)
 	cfg := server.Config{
-		Issuer:          "http://" + hs.Listener.Addr().String(),
-		AccessTokenTTL:  15 * time.Minute,
-		RefreshTokenTTL: 720 * time.Hour,
-		MaxSessionAge:   720 * time.Hour,
-		DefaultAudience: "gaia",
-		KeyRefresh:      200 * time.Millisecond,
-		ClientCacheTTL:  2 * time.Second,
-		KEK:             kek,
-		Seed:            file,
+		Issuer:               "http://" + hs.Listener.Addr().String(),
+		AccessTokenTTL:       15 * time.Minute,
+		RefreshTokenTTL:      720 * time.Hour,
+		MaxSessionAge:        720 * time.Hour,
+		DefaultAudience:      "gaia",
+		KeyRefresh:           200 * time.Millisecond,
+		ClientCacheTTL:       2 * time.Second,
+		RefreshReuseInterval: oauth.DefaultRefreshReuseInterval,
+		KEK:                  kek,
+		Seed:                 file,
 	}
 	if opts.Tune != nil {
 		opts.Tune(&cfg)

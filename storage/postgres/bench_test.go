@@ -57,7 +57,7 @@ func BenchmarkHotPath(b *testing.B) {
 			if _, _, err := s.GetRefreshToken(ctx, sigs[i]); err != nil {
 				b.Fatal(err)
 			}
-			if err := s.DeactivateRefreshToken(ctx, sigs[i]); err != nil {
+			if err := s.DeactivateRefreshToken(ctx, sigs[i], time.Time{}); err != nil {
 				b.Fatal(err)
 			}
 		}

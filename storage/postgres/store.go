@@ -104,7 +104,7 @@ func newDialect() *sqlstore.Dialect {
 				WHERE id = $5 AND client_id = $6 AND subject = $7 AND revoked_at IS NULL
 				FOR SHARE`,
 			// The subquery locks the family before the UPDATE locks the token.
-			DeactivateRefreshToken: `UPDATE refresh_tokens SET active = false
+			DeactivateRefreshToken: `UPDATE refresh_tokens SET active = false, rotated_at = $2::timestamptz
 				WHERE signature = $1 AND active AND family_id = (
 					SELECT id FROM token_families
 					WHERE id = (SELECT family_id FROM refresh_tokens WHERE signature = $1)

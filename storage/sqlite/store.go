@@ -138,7 +138,7 @@ func newDialect() *sqlstore.Dialect {
 			InsertRefreshToken: `INSERT INTO refresh_tokens (signature, family_id, active, expires_at, created_at, request)
 				SELECT $1, id, 1, $2, $3, $4 FROM token_families
 				WHERE id = $5 AND client_id = $6 AND subject = $7 AND revoked_at IS NULL`,
-			DeactivateRefreshToken: `UPDATE refresh_tokens SET active = 0 WHERE signature = $1 AND active = 1`,
+			DeactivateRefreshToken: `UPDATE refresh_tokens SET active = 0, rotated_at = $2 WHERE signature = $1 AND active = 1`,
 		},
 	}
 }

@@ -84,9 +84,9 @@ type Queries struct {
 	// created, $4 request) in the family $5 when it belongs to client $6
 	// and subject $7 and is live, locking the family against revocation.
 	InsertRefreshToken string
-	// DeactivateRefreshToken sets the token $1 inactive if it is active:
-	// the compare-and-swap of rotation. It takes the family's lock before
-	// the token's, if it takes locks.
+	// DeactivateRefreshToken sets the token $1 inactive, rotated at $2, if
+	// it is active: the compare-and-swap of rotation. It takes the family's
+	// lock before the token's, if it takes locks.
 	DeactivateRefreshToken string
 }
 

@@ -113,11 +113,11 @@ func (s *Store) GetRefreshToken(ctx context.Context, signature string) (*storage
 	err := storage.CheckText("signature", signature)
 	if err == nil {
 		err = s.row(ctx, `
-			SELECT t.signature, t.family_id, t.active, t.expires_at, t.created_at, t.request,
+			SELECT t.signature, t.family_id, t.active, t.expires_at, t.created_at, t.rotated_at, t.request,
 				f.client_id, f.subject, f.started_at, f.revoked_at
 			FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id
 			WHERE t.signature = $1`, []any{signature},
-			&rt.Signature, &rt.FamilyID, &rt.Active, timeDest{&rt.ExpiresAt}, timeDest{&rt.CreatedAt}, &rt.Request,
+			&rt.Signature, &rt.FamilyID, &rt.Active, timeDest{&rt.ExpiresAt}, timeDest{&rt.CreatedAt}, timeDest{&rt.RotatedAt}, &rt.Request,
 			&f.ClientID, &f.Subject, timeDest{&f.StartedAt}, timeDest{&f.RevokedAt})
 	}
 	if err != nil {
@@ -127,13 +127,14 @@ func (s *Store) GetRefreshToken(ctx context.Context, signature string) (*storage
 	return &rt, &f, nil
 }
 
-// DeactivateRefreshToken marks an active token inactive: the
-// compare-and-swap of rotation.
-func (s *Store) DeactivateRefreshToken(ctx context.Context, signature string) error {
+// DeactivateRefreshToken marks an active token inactive, rotated at at:
+// the compare-and-swap of rotation.
+func (s *Store) DeactivateRefreshToken(ctx context.Context, signature string, at time.Time) error {
 	if err := storage.CheckText("signature", signature); err != nil {
 		return fmt.Errorf("deactivate refresh token: %w", err)
 	}
-	if err := s.execOne(ctx, s.d.SQL.DeactivateRefreshToken, signature); !errors.Is(err, storage.ErrNotFound) {
+	at = storage.Stamp(at, storage.Now())
+	if err := s.execOne(ctx, s.d.SQL.DeactivateRefreshToken, signature, s.d.Time(at)); !errors.Is(err, storage.ErrNotFound) {
 		if err != nil {
 			return fmt.Errorf("deactivate refresh token: %w", err)
 		}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/gaia-platform/iam/storage"
 )
@@ -43,14 +44,39 @@ func (s *Store) CreateUser(ctx context.Context, u *storage.User) error {
 	t := storage.Now()
 	created, updated := storage.Stamp(u.CreatedAt, t), storage.Stamp(u.UpdatedAt, t)
 	if err == nil {
-		_, err = s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			id, u.Username, u.Email, u.PasswordHash, u.Active, s.d.Time(created), s.d.Time(updated))
+		err = s.insertUser(ctx, id, u, created, updated)
 	}
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", u.Username, err)
 	}
 	u.ID, u.CreatedAt, u.UpdatedAt = id, created, updated
 	return nil
+}
+
+// insertUser inserts u with the key id. The insert does nothing on a
+// unique violation, instead of failing, so that it can tell, still in the
+// transaction (which PostgreSQL aborts on a violation), a look-alike of a
+// stored username (ErrConfusable) from a username or ID taken: the
+// question is asked on a failure only.
+func (s *Store) insertUser(ctx context.Context, id string, u *storage.User, created, updated time.Time) error {
+	skel := storage.UsernameSkeleton(u.Username)
+	return s.InTx(ctx, func(ctx context.Context) error {
+		n, err := s.exec(ctx, `INSERT INTO users (`+userColumns+`, username_skeleton) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT DO NOTHING`,
+			id, u.Username, u.Email, u.PasswordHash, u.Active, s.d.Time(created), s.d.Time(updated), skel)
+		if err != nil || n == 1 {
+			return err
+		}
+		var confusable bool
+		if err := s.row(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE username_skeleton = $1 AND lower(username) <> lower($2))`,
+			[]any{skel, u.Username}, &confusable); err != nil {
+			return err
+		}
+		if confusable {
+			return fmt.Errorf("%w: %w", storage.ErrConflict, storage.ErrConfusable)
+		}
+		return fmt.Errorf("%w: username or id taken", storage.ErrConflict)
+	})
 }
 
 // GetUser finds a user by ID.
@@ -105,8 +131,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*storage.User
 		err = checkUser(u)
 		if err == nil {
 			_, err = s.exec(ctx, `UPDATE users
-				SET username = $2, email = $3, password_hash = $4, active = $5, updated_at = $6
-				WHERE id = $1`, k, u.Username, u.Email, u.PasswordHash, u.Active, s.d.Time(u.UpdatedAt))
+				SET username = $2, email = $3, password_hash = $4, active = $5, updated_at = $6, username_skeleton = $7
+				WHERE id = $1`, k, u.Username, u.Email, u.PasswordHash, u.Active, s.d.Time(u.UpdatedAt),
+				storage.UsernameSkeleton(u.Username))
 		}
 		if err != nil {
 			return fmt.Errorf("update user %q: %w", id, err)

@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ var concurrencyCases = []testCase{
 	{"UpdateClientNoLostWrites", testConcurrentUpdateClient},
 	{"LockSerializes", testConcurrentLock},
 	{"MixedWriters", testConcurrentMixedWriters},
+	{"CreateConfusableUsers", testConcurrentConfusableUsers},
 }
 
 // testConcurrentUpdateUser has 20 goroutines each append a token to one
@@ -163,5 +165,45 @@ func testConcurrentMixedWriters(t *testing.T, s storage.Store) {
 	ok(t, "GetUser", err)
 	if want := shared.Email + strings.Repeat(".", goroutines/4*rounds); got.Email != want {
 		t.Errorf("Email = %q, want %q", got.Email, want)
+	}
+}
+
+// testConcurrentConfusableUsers has 16 goroutines create 16 look-alike
+// usernames at once (each of a, c, e, o Latin or Cyrillic): the skeleton
+// is unique, so exactly one may be stored, and the others are told why.
+func testConcurrentConfusableUsers(t *testing.T, s storage.Store) {
+	PanicAfter(t, 30*time.Second)
+	ctx := t.Context()
+	latin, cyrillic := []rune("aceo"), []rune("асео")
+	const n = 16
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		name := make([]rune, len(latin))
+		for j := range name {
+			name[j] = latin[j]
+			if i&(1<<j) != 0 {
+				name[j] = cyrillic[j]
+			}
+		}
+		wg.Go(func() {
+			<-start
+			errs[i] = s.CreateUser(ctx, &storage.User{Username: string(name)})
+		})
+	}
+	close(start)
+	wg.Wait()
+	wins := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, storage.ErrConfusable):
+			t.Errorf("CreateUser #%d = %v, want nil or ErrConfusable", i, err)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d of %d concurrent look-alike usernames were stored, want 1", wins, n)
 	}
 }

@@ -73,7 +73,7 @@ func testInvalidTextKeys(t *testing.T, s storage.Store) {
 			"UnassignClientRole":     func(ctx context.Context) error { return s.UnassignClientRole(ctx, bad, r.ID) },
 			"ClientGrants":           func(ctx context.Context) error { _, err := s.ClientGrants(ctx, bad); return err },
 			"GetRefreshToken":        func(ctx context.Context) error { _, _, err := s.GetRefreshToken(ctx, bad); return err },
-			"DeactivateRefreshToken": func(ctx context.Context) error { return s.DeactivateRefreshToken(ctx, bad) },
+			"DeactivateRefreshToken": func(ctx context.Context) error { return s.DeactivateRefreshToken(ctx, bad, time.Time{}) },
 			"GetTokenFamily":         func(ctx context.Context) error { _, err := s.GetTokenFamily(ctx, bad); return err },
 			"RevokeTokenFamily":      func(ctx context.Context) error { return s.RevokeTokenFamily(ctx, bad, time.Time{}) },
 			"RevokeSubjectTokens": func(ctx context.Context) error {

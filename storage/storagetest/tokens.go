@@ -42,7 +42,7 @@ func sameFamily(a, b *storage.TokenFamily) bool {
 
 func sameRefreshToken(a, b *storage.RefreshToken) bool {
 	return a.Signature == b.Signature && a.FamilyID == b.FamilyID && a.Active == b.Active &&
-		a.ExpiresAt.Equal(b.ExpiresAt) && a.CreatedAt.Equal(b.CreatedAt) && bytes.Equal(a.Request, b.Request)
+		a.ExpiresAt.Equal(b.ExpiresAt) && a.CreatedAt.Equal(b.CreatedAt) && a.RotatedAt.Equal(b.RotatedAt) && bytes.Equal(a.Request, b.Request)
 }
 
 // newFamily returns a family, not stored, of a new fosite request ID
@@ -231,12 +231,43 @@ func testTokenDeactivate(t *testing.T, s storage.Store) {
 	ctx := t.Context()
 	f := newFamily("gaia-web", "alice")
 	mkRefreshToken(t, s, f, "sig", tokenTime)
-	ok(t, "DeactivateRefreshToken", s.DeactivateRefreshToken(ctx, "sig"))
+	rotated := tokenTime.Add(-time.Hour)
+	ok(t, "DeactivateRefreshToken", s.DeactivateRefreshToken(ctx, "sig", rotated))
 	wantRefreshToken(t, s, "sig", false)
-	is(t, "DeactivateRefreshToken again", s.DeactivateRefreshToken(ctx, "sig"), storage.ErrConflict)
-	is(t, "DeactivateRefreshToken(nope)", s.DeactivateRefreshToken(ctx, "nope"), storage.ErrNotFound)
+	wantRotatedAt(t, s, "sig", rotated.Truncate(time.Microsecond))
+	// A lost compare-and-swap changes nothing: the time stays the winner's.
+	is(t, "DeactivateRefreshToken again", s.DeactivateRefreshToken(ctx, "sig", tokenTime), storage.ErrConflict)
+	wantRotatedAt(t, s, "sig", rotated.Truncate(time.Microsecond))
+	is(t, "DeactivateRefreshToken(nope)", s.DeactivateRefreshToken(ctx, "nope", tokenTime), storage.ErrNotFound)
 	if got, err := s.GetTokenFamily(ctx, f.ID); err != nil || !got.RevokedAt.IsZero() {
 		t.Errorf("GetTokenFamily after DeactivateRefreshToken = %+v, %v, want it live", got, err)
+	}
+
+	// No time is now.
+	mkRefreshToken(t, s, f, "now", tokenTime)
+	wantRotatedAt(t, s, "now", time.Time{})
+	before := storage.Now()
+	ok(t, "DeactivateRefreshToken(now)", s.DeactivateRefreshToken(ctx, "now", time.Time{}))
+	after := storage.Now()
+	if rt, _, err := s.GetRefreshToken(ctx, "now"); err != nil || rt.RotatedAt.Before(before) || rt.RotatedAt.After(after) {
+		t.Errorf("GetRefreshToken(now) = %+v, %v, want RotatedAt in [%v, %v]", rt, err, before, after)
+	}
+
+	// Revocation deactivates without rotating.
+	mkRefreshToken(t, s, f, "revoked", tokenTime)
+	ok(t, "RevokeTokenFamily", s.RevokeTokenFamily(ctx, f.ID, tokenTime))
+	wantRefreshToken(t, s, "revoked", false)
+	wantRotatedAt(t, s, "revoked", time.Time{})
+	wantRotatedAt(t, s, "sig", rotated.Truncate(time.Microsecond))
+}
+
+// wantRotatedAt fails t unless the token with signature sig is stored with
+// RotatedAt at.
+func wantRotatedAt(t *testing.T, s storage.Store, sig string, at time.Time) {
+	t.Helper()
+	rt, _, err := s.GetRefreshToken(t.Context(), sig)
+	if err != nil || !rt.RotatedAt.Equal(at) {
+		t.Errorf("GetRefreshToken(%s) = %+v, %v, want RotatedAt %v", sig, rt, err, at)
 	}
 }
 
@@ -253,16 +284,16 @@ func testTokenDeactivateConcurrently(t *testing.T, s storage.Store) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			errs[i] = s.DeactivateRefreshToken(ctx, "sig")
+			errs[i] = s.DeactivateRefreshToken(ctx, "sig", tokenTime.Add(time.Duration(i)*time.Second))
 		})
 	}
 	close(start)
 	wg.Wait()
-	wins := 0
+	wins, winner := 0, 0
 	for i, err := range errs {
 		switch {
 		case err == nil:
-			wins++
+			wins, winner = wins+1, i
 		case !errors.Is(err, storage.ErrConflict):
 			t.Errorf("DeactivateRefreshToken #%d = %v, want nil or ErrConflict", i, err)
 		}
@@ -271,6 +302,8 @@ func testTokenDeactivateConcurrently(t *testing.T, s storage.Store) {
 		t.Errorf("%d of %d concurrent DeactivateRefreshToken calls succeeded, want 1", wins, n)
 	}
 	wantRefreshToken(t, s, "sig", false)
+	// The rotation time is the winner's: no loser overwrote it.
+	wantRotatedAt(t, s, "sig", tokenTime.Add(time.Duration(winner)*time.Second).Truncate(time.Microsecond))
 }
 
 // testTokenRotateConcurrently is the refresh grant raced: 20 goroutines
@@ -290,7 +323,7 @@ func testTokenRotateConcurrently(t *testing.T, s storage.Store) {
 		wg.Go(func() {
 			<-start
 			errs[i] = s.InTx(ctx, func(ctx context.Context) error {
-				if err := s.DeactivateRefreshToken(ctx, "old"); err != nil {
+				if err := s.DeactivateRefreshToken(ctx, "old", time.Time{}); err != nil {
 					return err
 				}
 				next := &storage.RefreshToken{Signature: fmt.Sprintf("new%d", i), ExpiresAt: tokenTime}
@@ -347,7 +380,7 @@ func testTokenRevokeWhileRotating(t *testing.T, s storage.Store) {
 			}
 			cur, next := fmt.Sprintf("t%d", i-1), fmt.Sprintf("t%d", i)
 			last = s.InTx(ctx, func(ctx context.Context) error {
-				if err := s.DeactivateRefreshToken(ctx, cur); err != nil {
+				if err := s.DeactivateRefreshToken(ctx, cur, time.Time{}); err != nil {
 					return err
 				}
 				return s.CreateRefreshToken(ctx, &storage.TokenFamily{ID: f.ID, ClientID: f.ClientID, Subject: f.Subject},
@@ -374,7 +407,7 @@ func testTokenRevokeFamily(t *testing.T, s storage.Store) {
 	for _, sig := range []string{"a", "b", "c"} {
 		mkRefreshToken(t, s, f, sig, tokenTime)
 	}
-	ok(t, "DeactivateRefreshToken(a)", s.DeactivateRefreshToken(ctx, "a"))
+	ok(t, "DeactivateRefreshToken(a)", s.DeactivateRefreshToken(ctx, "a", time.Time{}))
 	other := newFamily("gaia-web", "alice")
 	mkRefreshToken(t, s, other, "other", tokenTime)
 
@@ -391,7 +424,7 @@ func testTokenRevokeFamily(t *testing.T, s storage.Store) {
 	if got, err := s.GetTokenFamily(ctx, f.ID); err != nil || !got.RevokedAt.Equal(want) {
 		t.Errorf("GetTokenFamily after revoking again = %+v, %v, want RevokedAt still %v", got, err, want)
 	}
-	is(t, "DeactivateRefreshToken(b) of a revoked family", s.DeactivateRefreshToken(ctx, "b"), storage.ErrConflict)
+	is(t, "DeactivateRefreshToken(b) of a revoked family", s.DeactivateRefreshToken(ctx, "b", time.Time{}), storage.ErrConflict)
 
 	// A zero time is now.
 	ok(t, "RevokeTokenFamily(other)", s.RevokeTokenFamily(ctx, other.ID, time.Time{}))
@@ -515,7 +548,7 @@ func testTokenPurge(t *testing.T, s storage.Store) {
 	mkRefreshToken(t, s, kept, "kept-expired", past)
 	mkRefreshToken(t, s, kept, "kept-valid", future)
 	// Used, but kept for reuse detection until it expires.
-	ok(t, "DeactivateRefreshToken", s.DeactivateRefreshToken(ctx, "kept-valid"))
+	ok(t, "DeactivateRefreshToken", s.DeactivateRefreshToken(ctx, "kept-valid", time.Time{}))
 	edge := newFamily("gaia-web", "alice") // expiring at now exactly: not before it
 	mkRefreshToken(t, s, edge, "edge", now)
 	ok(t, "RevokeAccessToken(expired)", s.RevokeAccessToken(ctx, "expired", past))
@@ -583,7 +616,7 @@ func testTokenRollback(t *testing.T, s storage.Store) {
 	// Rotation and revocations roll back too.
 	mkRefreshToken(t, s, f, "sig", tokenTime)
 	err = s.InTx(ctx, func(ctx context.Context) error {
-		if err := s.DeactivateRefreshToken(ctx, "sig"); err != nil {
+		if err := s.DeactivateRefreshToken(ctx, "sig", time.Time{}); err != nil {
 			return err
 		}
 		if err := s.RevokeTokenFamily(ctx, f.ID, tokenTime); err != nil {

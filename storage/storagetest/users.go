@@ -18,6 +18,7 @@ var usersCases = []testCase{
 	{"CreateGet", testUserCreateGet},
 	{"ExplicitIDAndTimes", testUserExplicitIDAndTimes},
 	{"UsernameConflict", testUserUsernameConflict},
+	{"UsernameConfusable", testUserUsernameConfusable},
 	{"NotFound", testUserNotFound},
 	{"Update", testUserUpdate},
 	{"UpdateAbort", testUserUpdateAbort},
@@ -112,6 +113,43 @@ func testUserUsernameConflict(t *testing.T, s storage.Store) {
 	if err != nil || got.ID != alice.ID {
 		t.Errorf("GetUserByUsername(alice) = %+v, %v, want %s", got, err, alice.ID)
 	}
+}
+
+// testUserUsernameConfusable: a username whose UTS #39 skeleton is that
+// of a stored one is ErrConfusable (and ErrConflict), at creation and at
+// a rename; the same username again is only ErrConflict. A refused create
+// leaves the transaction it ran in usable.
+func testUserUsernameConfusable(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	mike := mkUser(t, s, "mike")
+	mkUser(t, s, "ace")
+	for _, name := range []string{"rnike", "асе"} { // r n for m; Cyrillic а с е
+		err := s.CreateUser(ctx, &storage.User{Username: name})
+		is(t, "CreateUser("+name+")", err, storage.ErrConfusable)
+		is(t, "CreateUser("+name+")", err, storage.ErrConflict)
+	}
+	if err := s.CreateUser(ctx, &storage.User{Username: "MIKE"}); !errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrConfusable) {
+		t.Errorf("CreateUser(MIKE) = %v, want ErrConflict, not ErrConfusable", err)
+	}
+
+	// Refused in a transaction, which goes on and commits.
+	var bob storage.User
+	ok(t, "InTx", s.InTx(ctx, func(ctx context.Context) error {
+		is(t, "CreateUser(rnike) in a transaction", s.CreateUser(ctx, &storage.User{Username: "rnike"}), storage.ErrConfusable)
+		bob = storage.User{Username: "bob"}
+		return s.CreateUser(ctx, &bob)
+	}))
+	if _, err := s.GetUser(ctx, bob.ID); err != nil {
+		t.Errorf("GetUser(bob) after the transaction = %v, want bob stored", err)
+	}
+
+	// A rename keeps the skeleton with the name.
+	_, err := s.UpdateUser(ctx, bob.ID, func(u *storage.User) error { u.Username = "rnike"; return nil })
+	is(t, "UpdateUser renaming bob to rnike", err, storage.ErrConflict)
+	_, err = s.UpdateUser(ctx, mike.ID, func(u *storage.User) error { u.Username = "michael"; return nil })
+	ok(t, "UpdateUser renaming mike to michael", err)
+	ok(t, "CreateUser(rnike) once mike is renamed", s.CreateUser(ctx, &storage.User{Username: "rnike"}))
+	is(t, "CreateUser(rnichael)", s.CreateUser(ctx, &storage.User{Username: "rnichael"}), storage.ErrConfusable)
 }
 
 func testUserNotFound(t *testing.T, s storage.Store) {
