@@ -310,6 +310,7 @@ type Store interface {
 	SigningKeys
 	Tokens
 	Audit
+	Logins
 	Transactor
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
