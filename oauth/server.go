@@ -17,6 +17,7 @@ import (
 	fositeoauth2 "github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/token/hmac"
 
+	"github.com/gaia-platform/iam/oauth/guard"
 	"github.com/gaia-platform/iam/rbac"
 	"github.com/gaia-platform/iam/storage"
 )
@@ -36,6 +37,8 @@ type Config struct {
 	// ClientCacheTTL is how long a client read from the store is trusted;
 	// 0 reads it at every request.
 	ClientCacheTTL time.Duration
+	// Guard is login protection; required.
+	Guard *guard.Guard
 }
 
 // Server serves the OAuth endpoints.
@@ -50,6 +53,7 @@ type Server struct {
 	refresh  fositeoauth2.RefreshTokenStrategy
 	enigma   *hmac.HMACStrategy // verifies that a refresh token is one we made
 	audit    auditor
+	guard    *guard.Guard
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -72,8 +76,8 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 		return nil, errors.New("oauth: token secret must be at least 32 bytes")
 	case cfg.DefaultAudience == "":
 		return nil, errors.New("oauth: default audience is required")
-	case store == nil || svc == nil || keys == nil || secrets == nil || rec == nil || log == nil:
-		return nil, errors.New("oauth: store, rbac, keys, secrets, auditor and log are required")
+	case store == nil || svc == nil || keys == nil || secrets == nil || rec == nil || log == nil || cfg.Guard == nil:
+		return nil, errors.New("oauth: store, rbac, keys, secrets, auditor, guard and log are required")
 	}
 	fcfg := &fosite.Config{
 		AccessTokenLifespan:  cfg.AccessTokenTTL,
@@ -112,7 +116,7 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 		},
 		&fositeoauth2.RefreshTokenGrantHandler{AccessTokenStrategy: at, RefreshTokenStrategy: rt, TokenRevocationStorage: fs, Config: fcfg},
 	}
-	s := &Server{clients: cl, cfg: cfg, store: store, rbac: svc, fstore: fs, access: at, refresh: rt, enigma: enigma, audit: rec, log: log, now: now}
+	s := &Server{clients: cl, cfg: cfg, store: store, rbac: svc, fstore: fs, access: at, refresh: rt, enigma: enigma, audit: rec, guard: cfg.Guard, log: log, now: now}
 	// Composed by hand rather than with compose.Compose, whose factories
 	// type-assert the store at run time and panic on a missing method.
 	s.provider = &fosite.Fosite{Store: fs, Config: fcfg}

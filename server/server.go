@@ -18,6 +18,7 @@ import (
 	"github.com/gaia-platform/iam/claims"
 	"github.com/gaia-platform/iam/discovery"
 	"github.com/gaia-platform/iam/oauth"
+	"github.com/gaia-platform/iam/oauth/guard"
 	"github.com/gaia-platform/iam/oauth/keys"
 	"github.com/gaia-platform/iam/password"
 	"github.com/gaia-platform/iam/rbac"
@@ -44,6 +45,12 @@ type Config struct {
 	KEK []byte
 	// Seed is reconciled when the server is made.
 	Seed *seed.File
+	// Login is login protection's policy; the zero Policy means
+	// guard.DefaultPolicy().
+	Login guard.Policy
+	// LoginClock is login protection's clock; nil means time.Now. Tests
+	// set it to step through lock delays without sleeping.
+	LoginClock func() time.Time
 }
 
 // Server is a ready-to-serve Gaia IAM.
@@ -54,6 +61,7 @@ type Server struct {
 	seeded  seed.Result
 	store   storage.Store
 	audit   *audit.Recorder
+	guard   *guard.Guard
 	log     *slog.Logger
 }
 
@@ -69,6 +77,9 @@ type Domain struct {
 	Clients       *rbac.Clients
 	Seeder        *seed.Seeder
 	ClientSecrets *oauth.SecretHasher
+	// Guard is login protection with the default policy: enough to unlock
+	// accounts and change the block list.
+	Guard *guard.Guard
 }
 
 // NewDomain builds the domain over store. kek keys the client secrets.
@@ -98,7 +109,24 @@ func NewDomain(store storage.Store, kek []byte, log *slog.Logger) (*Domain, erro
 	if err != nil {
 		return nil, err
 	}
-	return &Domain{RBAC: svc, Clients: clients, Seeder: seeder, ClientSecrets: clientSecrets}, nil
+	g, err := NewGuard(store, kek, guard.DefaultPolicy(), nil, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Domain{RBAC: svc, Clients: clients, Seeder: seeder, ClientSecrets: clientSecrets, Guard: g}, nil
+}
+
+// NewGuard builds login protection over store, its names keyed with a key
+// derived from kek, so that every server sharing the kek counts alike.
+func NewGuard(store storage.Store, kek []byte, p guard.Policy, now func() time.Time, log *slog.Logger) (*guard.Guard, error) {
+	key, err := derive(kek, "gaia-iam login protection v1")
+	if err != nil {
+		return nil, err
+	}
+	if p == (guard.Policy{}) {
+		p = guard.DefaultPolicy()
+	}
+	return guard.New(p, store, key, log, now)
 }
 
 // New reconciles the seed, loads (or makes) the signing keys and builds the
@@ -131,6 +159,10 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
+	g, err := NewGuard(store, cfg.KEK, cfg.Login, cfg.LoginClock, log)
+	if err != nil {
+		return nil, err
+	}
 	rec := audit.New(store, log, audit.Options{})
 	o, err := oauth.New(oauth.Config{
 		Issuer:          cfg.Issuer,
@@ -140,6 +172,7 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 		DefaultAudience: cfg.DefaultAudience,
 		TokenSecret:     refreshKey,
 		ClientCacheTTL:  cfg.ClientCacheTTL,
+		Guard:           g,
 	}, store, d.RBAC, ring, d.ClientSecrets, rec, log)
 	if err != nil {
 		_ = rec.Close(ctx)
@@ -150,18 +183,18 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 		_ = rec.Close(ctx)
 		return nil, err
 	}
-	adminAPI, err := newAdmin(ctx, cfg, store, d, ring, rec, o, log)
+	adminAPI, err := newAdmin(ctx, cfg, store, d, ring, rec, o, g, log)
 	if err != nil {
 		_ = rec.Close(ctx)
 		return nil, err
 	}
-	return &Server{handler: routes(store, o, disco, adminAPI, log), ring: ring, rbac: d.RBAC, seeded: res, store: store, audit: rec, log: log}, nil
+	return &Server{handler: routes(store, o, disco, adminAPI, log), ring: ring, rbac: d.RBAC, seeded: res, store: store, audit: rec, guard: g, log: log}, nil
 }
 
 // newAdmin builds the admin API. Its tokens are verified by the same
 // claims.Verifier services use, fed the key ring's JWKS in process rather
 // than over HTTP; they must be for the default audience.
-func newAdmin(ctx context.Context, cfg Config, store storage.Store, d *Domain, ring *keys.Ring, rec *audit.Recorder, o *oauth.Server, log *slog.Logger) (http.Handler, error) {
+func newAdmin(ctx context.Context, cfg Config, store storage.Store, d *Domain, ring *keys.Ring, rec *audit.Recorder, o *oauth.Server, g *guard.Guard, log *slog.Logger) (http.Handler, error) {
 	v, err := claims.NewVerifier(ctx, claims.VerifierConfig{
 		Issuer:   cfg.Issuer,
 		Audience: cfg.DefaultAudience,
@@ -181,6 +214,7 @@ func newAdmin(ctx context.Context, cfg Config, store storage.Store, d *Domain, r
 		Store:         store,
 		Audit:         rec,
 		ClientChanged: o.ForgetClient,
+		Security:      g,
 		Log:           log,
 	})
 	if err != nil {
@@ -218,6 +252,11 @@ func (s *Server) purge(ctx context.Context) {
 	}
 	if n > 0 {
 		s.log.InfoContext(ctx, "expired tokens purged", "rows", n)
+	}
+	if m, err := s.guard.Purge(ctx); err != nil {
+		s.log.WarnContext(ctx, "purging idle login protection state failed", "error", err)
+	} else if m > 0 {
+		s.log.InfoContext(ctx, "idle login protection state purged", "rows", m)
 	}
 }
 

@@ -26,7 +26,10 @@ type Throttle struct {
 	WindowStart time.Time // the first failure counted; zero when none
 	LockedUntil time.Time // zero when not locked
 	Permanent   bool      // locked until an admin unlocks it
-	UpdatedAt   time.Time // the last change; PurgeThrottles goes by it
+	// UpdatedAt is the last change, by the clock of whoever made it (fn
+	// of UpdateThrottle sets it; UpdateThrottle stamps it now when it is
+	// zero). PurgeThrottles goes by it. Zero for a throttle not stored yet.
+	UpdatedAt time.Time
 }
 
 // Block is an entry of the admin-managed block list: requests from
@@ -79,6 +82,19 @@ type Logins interface {
 	Blocks
 }
 
+// ParseBlockPrefix reads a block's prefix as an operator writes it: a CIDR,
+// or a single address, taken as its /32 or /128.
+func ParseBlockPrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%w: %q is not a CIDR or an IP address", ErrInvalid, s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
 // CheckThrottleKey reports, wrapping ErrInvalid, a key that is empty, too
 // long, or not text.
 func CheckThrottleKey(key string) error {
@@ -89,10 +105,13 @@ func CheckThrottleKey(key string) error {
 }
 
 // PrepareThrottle returns t as UpdateThrottle stores it under key: its
-// times in UTC at microsecond precision, UpdatedAt stamped now.
+// times in UTC at microsecond precision, UpdatedAt stamped now when zero.
 func PrepareThrottle(key string, t Throttle, now time.Time) Throttle {
-	t.Key, t.UpdatedAt = key, now
-	for _, p := range []*time.Time{&t.WindowStart, &t.LockedUntil} {
+	t.Key = key
+	if t.UpdatedAt.IsZero() {
+		t.UpdatedAt = now
+	}
+	for _, p := range []*time.Time{&t.WindowStart, &t.LockedUntil, &t.UpdatedAt} {
 		if !p.IsZero() {
 			*p = p.UTC().Truncate(time.Microsecond)
 		}

@@ -48,6 +48,7 @@ func serve(ctx context.Context, args []string, s sys) error {
 		ClientCacheTTL:  cfg.ClientCacheTTL,
 		KEK:             kek,
 		Seed:            file,
+		Login:           cfg.Login,
 	}, store, log)
 	if err != nil {
 		return err

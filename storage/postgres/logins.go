@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -48,9 +49,15 @@ func (s *Store) UpdateThrottle(ctx context.Context, key string, fn func(*storage
 	}
 	var t storage.Throttle
 	err := s.InTx(ctx, func(ctx context.Context) error {
-		_, err := s.q(ctx).Exec(ctx, `INSERT INTO login_throttles (key, updated_at) VALUES ($1, $2)
-			ON CONFLICT (key) DO NOTHING`, key, storage.Now())
-		if err == nil {
+		// A row this statement inserted is locked until commit, and
+		// passed to fn as the zero throttle it stands for.
+		var inserted string
+		err := s.q(ctx).QueryRow(ctx, `INSERT INTO login_throttles (key, updated_at) VALUES ($1, $2)
+			ON CONFLICT (key) DO NOTHING RETURNING key`, key, storage.Now()).Scan(&inserted)
+		switch {
+		case err == nil:
+			t = storage.Throttle{Key: key}
+		case errors.Is(err, pgx.ErrNoRows):
 			t, err = scanThrottle(s.q(ctx).QueryRow(ctx,
 				`SELECT `+throttleColumns+` FROM login_throttles WHERE key = $1 FOR UPDATE`, key))
 		}
