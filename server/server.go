@@ -260,6 +260,9 @@ func (s *Server) purge(ctx context.Context) {
 	}
 }
 
+// Guard is the server's login protection.
+func (s *Server) Guard() *guard.Guard { return s.guard }
+
 // Audit is the server's audit recorder.
 func (s *Server) Audit() *audit.Recorder { return s.audit }
 

@@ -54,9 +54,10 @@ type Policy struct {
 	// the address refused until the window ends.
 	AddressFailures int
 	AddressWindow   time.Duration
-	// CacheTTL is how long a server trusts what it read of a client's or an
-	// address's counts, so that a token request that succeeds reads
-	// nothing. Failures always go to the database. 0 reads every time.
+	// CacheTTL is how long a server trusts that a client or an address it
+	// found with no failures still has none, so that a service's token
+	// requests read nothing. A failure elsewhere reaches this server within
+	// CacheTTL; failures here, at once. 0 reads every time.
 	CacheTTL time.Duration
 	// BlockRefresh is how often a server reloads the block list, so that a
 	// change made on another server reaches it.
@@ -108,15 +109,15 @@ type Guard struct {
 	log   *slog.Logger
 	now   func() time.Time // the policy's clock; the caches use the monotonic one
 
+	// clean maps the client and address keys read recently and found
+	// with no failures stored to when they were read (monotonic), guarded
+	// by mu. Only clean keys are cached: a key with failures is read from
+	// the database at every attempt, so that a lock set by another server
+	// applies at once, and a success resets the count it really has.
 	mu    sync.Mutex
-	cache map[string]cached // guarded by mu: client and address counts read recently
+	clean map[string]time.Time
 
 	blocks blockList
-}
-
-type cached struct {
-	t       storage.Throttle // zero Key: none stored
-	fetched time.Time        // monotonic
 }
 
 // maxCached bounds the cache; past it the cache starts over.
@@ -135,7 +136,7 @@ func New(p Policy, store Store, key []byte, log *slog.Logger, now func() time.Ti
 	if now == nil {
 		now = time.Now
 	}
-	g := &Guard{p: p, store: store, key: key, log: log, now: now, cache: map[string]cached{}}
+	g := &Guard{p: p, store: store, key: key, log: log, now: now, clean: map[string]time.Time{}}
 	g.blocks.refresh = p.BlockRefresh
 	return g, nil
 }
@@ -249,12 +250,8 @@ func (g *Guard) read(ctx context.Context, keys []string, fresh bool) (map[string
 		missing = nil
 		g.mu.Lock()
 		for _, k := range keys {
-			c, ok := g.cache[k]
-			switch {
-			case !ok || time.Since(c.fetched) > g.p.CacheTTL:
+			if at, ok := g.clean[k]; !ok || time.Since(at) > g.p.CacheTTL {
 				missing = append(missing, k)
-			case c.t.Key != "":
-				out[k] = c.t
 			}
 		}
 		g.mu.Unlock()
@@ -276,17 +273,21 @@ func (g *Guard) read(ctx context.Context, keys []string, fresh bool) (map[string
 	return out, nil
 }
 
-// remember caches t (a zero one: none stored) as the counts of k.
+// remember notes what was stored of k: t, or none when t is zero.
 func (g *Guard) remember(k string, t storage.Throttle) {
 	if g.p.CacheTTL <= 0 {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if len(g.cache) >= maxCached {
-		clear(g.cache)
+	if t.Key != "" {
+		delete(g.clean, k)
+		return
 	}
-	g.cache[k] = cached{t: t, fetched: time.Now()}
+	if len(g.clean) >= maxCached {
+		clear(g.clean)
+	}
+	g.clean[k] = time.Now()
 }
 
 // Outcome is how one side of an attempt ended.
