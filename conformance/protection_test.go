@@ -259,6 +259,32 @@ func TestAddressLimit(t *testing.T) {
 	})
 }
 
+// at posts the call to another endpoint than the token endpoint.
+func (c tokenCall) at(t *testing.T, s *iam, path string) tokenResult {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.issuer+path, strings.NewReader(c.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(c.basic[0], c.basic[1])
+	return send(t, req)
+}
+
+// send does req and reads its answer.
+func send(t *testing.T, req *http.Request) tokenResult {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := tokenResult{status: resp.StatusCode, raw: string(raw), header: resp.Header}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
 // forwardedCall asks for a service token claiming, in forwarding headers,
 // to come from addr.
 func forwardedCall(t *testing.T, s *iam, addr string) tokenResult {
@@ -272,15 +298,7 @@ func forwardedCall(t *testing.T, s *iam, addr string) tokenResult {
 	req.Header.Set("X-Forwarded-For", addr)
 	req.Header.Set("X-Real-IP", addr)
 	req.Header.Set("Forwarded", "for="+addr)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := tokenResult{status: resp.StatusCode, raw: string(raw), header: resp.Header}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
+	return send(t, req)
 }
 
 // TestClientSecretThrottle: five wrong secrets lock a client for a minute;
@@ -310,9 +328,25 @@ func TestClientSecretThrottle(t *testing.T) {
 				t.Errorf("step %d: existing client %+v, unknown client %+v; want identical", i+1, known[i], unknown[i])
 			}
 		}
+		// Introspection and revocation authenticate clients too: the same
+		// lock holds there.
+		for _, path := range []string{"/oauth2/introspect", "/oauth2/revoke"} {
+			r := tokenCall{body: "token=x", basic: [2]string{"inventory-service", serviceSecret}}.at(t, s, path)
+			wantError(t, path+" while the client is locked", r, http.StatusTooManyRequests, "slow_down")
+		}
 		c.advance(time.Minute)
 		if r := serviceToken(t, s, "inventory-service", serviceSecret); r.status != http.StatusOK {
 			t.Fatalf("after the lock: %d %s, want 200", r.status, r.raw)
+		}
+		// Wrong secrets at introspection count toward the same lock.
+		for range 5 {
+			r := tokenCall{body: "token=x", basic: [2]string{"inventory-service", "wrong-secret"}}.at(t, s, "/oauth2/introspect")
+			wantError(t, "introspection with a wrong secret", r, http.StatusUnauthorized, "invalid_client")
+		}
+		wantError(t, "token after 5 wrong secrets at introspection", serviceToken(t, s, "inventory-service", serviceSecret), http.StatusTooManyRequests, "slow_down")
+		c.advance(time.Minute)
+		if r := serviceToken(t, s, "inventory-service", serviceSecret); r.status != http.StatusOK {
+			t.Fatalf("after the second lock: %d %s, want 200", r.status, r.raw)
 		}
 		// The success reset the count.
 		for range 4 {

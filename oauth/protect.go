@@ -68,8 +68,8 @@ func presentedClientID(r *http.Request) string {
 	return r.PostForm.Get("client_id")
 }
 
-// protect asks the guard whether a token request may go on to check
-// credentials. A refusal sets Retry-After on w where there is a wait.
+// protect asks the guard whether a token, revocation or introspection
+// request may go on to check credentials. A refusal sets Retry-After on w where there is a wait.
 func (s *Server) protect(ctx context.Context, w http.ResponseWriter, r *http.Request) (guard.Verdict, error) {
 	a := guard.Attempt{Addr: sourceAddr(r), Client: presentedClientID(r)}
 	if r.PostForm.Get("grant_type") == "password" {
@@ -96,12 +96,9 @@ func (s *Server) protect(ctx context.Context, w http.ResponseWriter, r *http.Req
 // of a wrong password when the account is locked, whatever the password.
 // It records the locks the request set off.
 func (s *Server) protected(ctx context.Context, r *http.Request, v guard.Verdict, ar fosite.AccessRequester, err error) error {
-	client := guard.NotChecked
-	switch {
-	case errors.Is(err, fosite.ErrInvalidClient):
-		client = guard.Failed
-	case ar != nil && ar.GetClient() != nil:
-		client = guard.Succeeded
+	var c fosite.Client
+	if ar != nil {
+		c = ar.GetClient()
 	}
 	account := guard.NotChecked
 	var ce *rbac.CredentialsError
@@ -113,13 +110,37 @@ func (s *Server) protected(ctx context.Context, r *http.Request, v guard.Verdict
 			account = guard.Succeeded
 		}
 	}
-	for _, l := range s.guard.Record(ctx, v, client, account) {
-		s.auditLock(ctx, r, l, ce)
-	}
+	s.record(ctx, r, v, clientOutcome(c, err), account, ce)
 	if v.AccountLocked && account != guard.NotChecked {
 		return &refusal{reasonLocked, fosite.ErrInvalidGrant}
 	}
 	return err
+}
+
+// protectedClient is protected for a revocation or introspection request:
+// client authentication only. c and err are what it ended with.
+func (s *Server) protectedClient(ctx context.Context, r *http.Request, v guard.Verdict, c fosite.Client, err error) error {
+	s.record(ctx, r, v, clientOutcome(c, err), guard.NotChecked, nil)
+	return err
+}
+
+// clientOutcome is how client authentication ended: c is the client it
+// authenticated, if any, and err the request's error.
+func clientOutcome(c fosite.Client, err error) guard.Outcome {
+	switch {
+	case errors.Is(err, fosite.ErrInvalidClient):
+		return guard.Failed
+	case c != nil:
+		return guard.Succeeded
+	}
+	return guard.NotChecked
+}
+
+// record counts the attempt and audits the locks it set off.
+func (s *Server) record(ctx context.Context, r *http.Request, v guard.Verdict, client, account guard.Outcome, ce *rbac.CredentialsError) {
+	for _, l := range s.guard.Record(ctx, v, client, account) {
+		s.auditLock(ctx, r, l, ce)
+	}
 }
 
 // auditLock records a lock a failed attempt set off. It names the user or
