@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -39,25 +40,35 @@ func leadingArg(args []string) (string, []string) {
 	return "", args
 }
 
-func blockAdd(ctx context.Context, args []string, s sys) error {
+// blockArgs reads `gaia-iam block add|remove CIDR [flags]`; extra
+// registers the command's own flags.
+func blockArgs(command string, args []string, s sys, extra func(fs *flag.FlagSet)) (Config, netip.Prefix, error) {
 	cidr, args := leadingArg(args)
+	cfg, err := parseConfig(command, args, s, extra)
+	if err != nil {
+		return cfg, netip.Prefix{}, err
+	}
+	if cidr == "" {
+		return cfg, netip.Prefix{}, usageError(s, command, "a CIDR is required: gaia-iam "+command+" 203.0.113.0/24")
+	}
+	p, err := storage.ParseBlockPrefix(cidr)
+	if err != nil {
+		return cfg, netip.Prefix{}, usageError(s, command, err.Error())
+	}
+	return cfg, p, nil
+}
+
+func blockAdd(ctx context.Context, args []string, s sys) error {
 	var (
 		reason    string
 		expiresIn time.Duration
 	)
-	cfg, err := parseConfig("block add", args, s, func(fs *flag.FlagSet) {
+	cfg, p, err := blockArgs("block add", args, s, func(fs *flag.FlagSet) {
 		fs.StringVar(&reason, "reason", "", "why, for the list and the audit log")
 		fs.DurationVar(&expiresIn, "expires-in", 0, "lift the block after this long; 0 never")
 	})
 	if err != nil {
 		return err
-	}
-	if cidr == "" {
-		return usageError(s, "block add", "a CIDR is required: gaia-iam block add 203.0.113.0/24")
-	}
-	p, err := storage.ParseBlockPrefix(cidr)
-	if err != nil {
-		return usageError(s, "block add", err.Error())
 	}
 	if expiresIn < 0 {
 		return usageError(s, "block add", "--expires-in must not be negative")
@@ -125,17 +136,9 @@ func blockList(ctx context.Context, args []string, s sys) error {
 }
 
 func blockRemove(ctx context.Context, args []string, s sys) error {
-	cidr, args := leadingArg(args)
-	cfg, err := parseConfig("block remove", args, s, nil)
+	cfg, p, err := blockArgs("block remove", args, s, nil)
 	if err != nil {
 		return err
-	}
-	if cidr == "" {
-		return usageError(s, "block remove", "a CIDR is required: gaia-iam block remove 203.0.113.0/24")
-	}
-	p, err := storage.ParseBlockPrefix(cidr)
-	if err != nil {
-		return usageError(s, "block remove", err.Error())
 	}
 	p = p.Masked()
 	op, err := openOperator(ctx, cfg, s)
@@ -149,7 +152,7 @@ func blockRemove(ctx context.Context, args []string, s sys) error {
 			return err
 		}
 		for _, b := range bs {
-			if b.Prefix == p || b.Prefix.String() == cidr {
+			if b.Prefix == p {
 				if err := op.domain.Guard.RemoveBlock(ctx, b.ID); err != nil {
 					return err
 				}
