@@ -98,8 +98,9 @@ const (
 
 // ClientIP returns the address r came from: the host of its RemoteAddr,
 // IPv4-mapped IPv6 addresses unmapped, or "" when RemoteAddr holds no IP.
-// Forwarding headers (X-Forwarded-For, Forwarded) are not trusted: anyone
-// can send them.
+// Forwarding headers (X-Forwarded-For, Forwarded) are not read here: anyone
+// can send them. The server's clientip middleware has already set
+// RemoteAddr to the forwarded client when the peer is a trusted proxy.
 func ClientIP(r *http.Request) string {
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		return ap.Addr().Unmap().WithZone("").String()

@@ -84,8 +84,9 @@ type localIssuer struct {
 	URL string
 	srv *httptest.Server
 
-	mu   sync.Mutex
-	jwks []map[string]any // guarded by mu
+	mu           sync.Mutex
+	jwks         []map[string]any // guarded by mu
+	cacheControl string           // of the JWKS response, when set; guarded by mu
 
 	jwksHits  atomic.Int64
 	tokenHits atomic.Int64
@@ -111,6 +112,9 @@ func newLocalIssuer(keys ...testKey) *localIssuer {
 		li.mu.Lock()
 		defer li.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
+		if li.cacheControl != "" {
+			w.Header().Set("Cache-Control", li.cacheControl)
+		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"keys": li.jwks})
 	})
 	// A token endpoint for the client credentials grant of one client,

@@ -35,6 +35,18 @@ const (
 	// DefaultMinRefetchInterval is the default shortest time between two
 	// JWKS fetches caused by unknown kids.
 	DefaultMinRefetchInterval = 30 * time.Second
+	// DefaultKeyRefreshInterval is how long fetched keys are used before
+	// the JWKS is fetched again, when its response sets no Cache-Control
+	// max-age.
+	DefaultKeyRefreshInterval = time.Minute
+	// MinKeyRefreshInterval and MaxKeyRefreshInterval bound the time
+	// between two scheduled JWKS fetches, whatever max-age the issuer
+	// sends. So a key the issuer stops publishing verifies no longer than
+	// MaxKeyRefreshInterval after the verifier last fetched the JWKS (plus
+	// the fetch itself). A failed fetch is retried after
+	// MinKeyRefreshInterval, the old keys kept meanwhile.
+	MinKeyRefreshInterval = 10 * time.Second
+	MaxKeyRefreshInterval = 5 * time.Minute
 
 	defaultHTTPTimeout = 10 * time.Second
 	maxHeaderSize      = 2 << 10 // base64 characters of a JOSE header
@@ -57,6 +69,11 @@ type VerifierConfig struct {
 	// unknown kid: at most one per interval, however many such tokens
 	// arrive. Zero means DefaultMinRefetchInterval.
 	MinRefetchInterval time.Duration
+	// KeyRefreshInterval is how long fetched keys are used before the JWKS
+	// is fetched again when the response sets no Cache-Control max-age
+	// (and always for JWKS below). Zero means DefaultKeyRefreshInterval;
+	// it is held within MinKeyRefreshInterval and MaxKeyRefreshInterval.
+	KeyRefreshInterval time.Duration
 	// HTTPClient fetches discovery and the JWKS. Nil means a client with a
 	// 10s timeout.
 	HTTPClient *http.Client
@@ -74,16 +91,20 @@ type VerifierConfig struct {
 // Verifier checks Gaia access tokens locally, against the issuer's signing
 // keys fetched from its JWKS and cached. It is safe for concurrent use.
 //
-// A token whose kid is not cached makes the Verifier fetch the JWKS again,
-// at most once per MinRefetchInterval; concurrent misses share that fetch.
-// A failed fetch keeps the cached keys, so tokens keep verifying while the
-// IAM is down. The Verifier never uses the jku, jwk, x5u or x5c headers of
+// The cached keys are fetched again when due: after the JWKS response's
+// Cache-Control max-age, held within MinKeyRefreshInterval and
+// MaxKeyRefreshInterval, so a key the issuer stops publishing stops
+// verifying within that time. A token whose kid is not cached makes the
+// Verifier fetch the JWKS again, at most once per MinRefetchInterval;
+// concurrent misses share that fetch. A failed fetch keeps the cached keys,
+// so tokens keep verifying while the IAM is down. The Verifier never uses the jku, jwk, x5u or x5c headers of
 // a token (RFC 8725 §3.10).
 type Verifier struct {
 	issuer     string
 	audience   string
 	leeway     int64 // seconds
 	minRefetch time.Duration
+	keyRefresh time.Duration // when the JWKS response gives no max-age
 	client     *http.Client
 	now        func() time.Time
 	log        *slog.Logger
@@ -97,7 +118,7 @@ type Verifier struct {
 	keys atomic.Pointer[keySet]
 
 	fetchMu   sync.Mutex // held during a refetch: concurrent misses wait for it and share its result
-	lastFetch time.Time  // when the last refetch started, zero before the first; guarded by fetchMu
+	lastFetch time.Time  // when the last refetch for an unknown kid started, zero before the first; guarded by fetchMu
 }
 
 // NewVerifier returns a verifier for cfg.Issuer. It fetches the issuer's
@@ -119,6 +140,12 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 	case cfg.MinRefetchInterval == 0:
 		cfg.MinRefetchInterval = DefaultMinRefetchInterval
 	}
+	if cfg.KeyRefreshInterval < 0 {
+		return nil, fmt.Errorf("claims: verifier: negative key refresh interval %v", cfg.KeyRefreshInterval)
+	}
+	if cfg.KeyRefreshInterval == 0 {
+		cfg.KeyRefreshInterval = DefaultKeyRefreshInterval
+	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: defaultHTTPTimeout}
 	}
@@ -133,6 +160,7 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 		audience:   cfg.Audience,
 		leeway:     int64(cfg.Leeway / time.Second),
 		minRefetch: cfg.MinRefetchInterval,
+		keyRefresh: cfg.KeyRefreshInterval,
 		client:     cfg.HTTPClient,
 		now:        cfg.Now,
 		log:        cfg.Logger,
@@ -147,7 +175,7 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 	} else {
 		v.jwksURL = "(in process)"
 	}
-	keys, err := v.fetchKeys(ctx)
+	keys, err := v.fetchKeys(ctx, v.now())
 	if err != nil {
 		return nil, err
 	}

@@ -93,7 +93,7 @@ func TestVerifyIAM(t *testing.T) {
 		}{
 			{"service", svc, claims.Service, "inventory-service", "", "inventory.read", "inventory.write"},
 			{"viewer", viewer, claims.User, "", "viewer", "inventory.read", "inventory.write"},
-			{"admin", admin, claims.User, "", "admin", "iam.user.read", "inventory.read"},
+			{"admin", admin, claims.User, "", "admin", "iam.user.read", "inventory.delete"}, // not in the seed
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				a, err := v.Verify(t.Context(), tc.token)

@@ -14,6 +14,7 @@ import (
 // body and the headers.
 type tokenCall struct {
 	method, contentType, body, query string
+	path                             string    // default /oauth2/token
 	basic                            [2]string // client id, secret
 	authorization                    string    // a raw Authorization header
 }
@@ -31,7 +32,11 @@ func (c tokenCall) do(t *testing.T, s *iam) tokenResult {
 	if method == "" {
 		method = http.MethodPost
 	}
-	u := s.issuer + "/oauth2/token"
+	path := c.path
+	if path == "" {
+		path = "/oauth2/token"
+	}
+	u := s.issuer + path
 	if c.query != "" {
 		u += "?" + c.query
 	}

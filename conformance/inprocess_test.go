@@ -15,6 +15,7 @@ type local struct {
 	issuer string
 	store  storage.Store
 	srv    *server.Server
+	kek    []byte // the key-encryption key, to sign tokens with the server's keys
 }
 
 // forEachLocal runs test against a fresh in-process server on every
@@ -28,7 +29,7 @@ func forEachLocal(t *testing.T, tune func(*server.Config), test func(t *testing.
 func startLocal(t testing.TB, store storage.Store, tune func(*server.Config)) *local {
 	t.Helper()
 	iam := servertest.Start(t, store, servertest.Options{Tune: tune})
-	return &local{issuer: iam.Issuer, store: iam.Store, srv: iam.Server}
+	return &local{issuer: iam.Issuer, store: iam.Store, srv: iam.Server, kek: iam.KEK}
 }
 
 // asIAM lets the shared flow helpers (introspect, revoke, tokenCall) talk

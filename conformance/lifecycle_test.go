@@ -50,10 +50,10 @@ func TestRefreshSeesChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := svc.AddDepartment(ctx(t), u.ID, "INVENTORY"); err != nil {
+		if err := svc.AddDepartment(ctx(t), rbac.Operator, u.ID, "INVENTORY"); err != nil {
 			t.Fatal(err)
 		}
-		if err := svc.AssignRole(ctx(t), u.ID, "InventoryViewer"); err != nil {
+		if err := svc.AssignRole(ctx(t), rbac.Operator, u.ID, "InventoryViewer"); err != nil {
 			t.Fatal(err)
 		}
 		conf := webConfig(l.issuer)
@@ -66,7 +66,7 @@ func TestRefreshSeesChanges(t *testing.T) {
 			t.Fatalf("permissions = %v, want [inventory.read]", got)
 		}
 
-		if err := svc.AssignRole(ctx(t), u.ID, "InventoryManager"); err != nil {
+		if err := svc.AssignRole(ctx(t), rbac.Operator, u.ID, "InventoryManager"); err != nil {
 			t.Fatal(err)
 		}
 		tok, err = refresh(t, conf, tok)

@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,10 +76,9 @@ func answerOf(r tokenResult) answer {
 	return a
 }
 
-func passwordLogin(t *testing.T, s *iam, username, password string) tokenResult {
+func passwordAttempt(t *testing.T, s *iam, username, password string) tokenResult {
 	t.Helper()
-	body := url.Values{"grant_type": {"password"}, "username": {username}, "password": {password}}.Encode()
-	return tokenCall{body: body, basic: web}.do(t, s)
+	return tokenCall{body: passwordLogin(username, password), basic: web}.do(t, s)
 }
 
 func serviceToken(t *testing.T, s *iam, clientID, secret string) tokenResult {
@@ -127,7 +126,7 @@ func TestAccountLockout(t *testing.T) {
 				if pw == "" {
 					pw = "wrong password"
 				}
-				r := passwordLogin(t, s, username, pw)
+				r := passwordAttempt(t, s, username, pw)
 				if username == "admin" && st.wantOK {
 					if r.status != http.StatusOK {
 						t.Fatalf("%s: %s: %d %s, want 200", username, st.name, r.status, r.raw)
@@ -152,9 +151,9 @@ func TestAccountLockout(t *testing.T) {
 
 		// The success reset the count: four more failures do not lock.
 		for range 4 {
-			wantError(t, "failure after the reset", passwordLogin(t, s, "admin", "wrong"), http.StatusBadRequest, "invalid_grant")
+			wantError(t, "failure after the reset", passwordAttempt(t, s, "admin", "wrong"), http.StatusBadRequest, "invalid_grant")
 		}
-		if r := passwordLogin(t, s, "admin", adminPassword); r.status != http.StatusOK {
+		if r := passwordAttempt(t, s, "admin", adminPassword); r.status != http.StatusOK {
 			t.Fatalf("right password after 4 failures past a reset: %d %s, want 200", r.status, r.raw)
 		}
 
@@ -207,17 +206,17 @@ func TestPermanentLockout(t *testing.T) {
 	forEachLocal(t, tune, func(t *testing.T, l *local) {
 		s := l.asIAM()
 		for range 5 {
-			passwordLogin(t, s, "admin", "wrong")
+			passwordAttempt(t, s, "admin", "wrong")
 		}
 		c.advance(time.Minute)
-		passwordLogin(t, s, "admin", "wrong") // the second lock: permanent
+		passwordAttempt(t, s, "admin", "wrong") // the second lock: permanent
 		c.advance(24 * time.Hour)
-		wantError(t, "right password a day after a permanent lock", passwordLogin(t, s, "admin", adminPassword), http.StatusBadRequest, "invalid_grant")
+		wantError(t, "right password a day after a permanent lock", passwordAttempt(t, s, "admin", adminPassword), http.StatusBadRequest, "invalid_grant")
 		had, err := l.srv.Guard().Unlock(t.Context(), "admin")
 		if err != nil || !had {
 			t.Fatalf("Unlock = %t, %v; want true", had, err)
 		}
-		if r := passwordLogin(t, s, "admin", adminPassword); r.status != http.StatusOK {
+		if r := passwordAttempt(t, s, "admin", adminPassword); r.status != http.StatusOK {
 			t.Fatalf("after unlock: %d %s, want 200", r.status, r.raw)
 		}
 	})
@@ -232,9 +231,9 @@ func TestAddressLimit(t *testing.T) {
 	forEachLocal(t, protected(c, func(p *guard.Policy) { p.AddressFailures = 10 }), func(t *testing.T, l *local) {
 		s := l.asIAM()
 		for i := range 10 {
-			wantError(t, "stuffing attempt", passwordLogin(t, s, "victim"+strconv.Itoa(i), "Summer2026!"), http.StatusBadRequest, "invalid_grant")
+			wantError(t, "stuffing attempt", passwordAttempt(t, s, "victim"+strconv.Itoa(i), "Summer2026!"), http.StatusBadRequest, "invalid_grant")
 		}
-		r := passwordLogin(t, s, "admin", adminPassword)
+		r := passwordAttempt(t, s, "admin", adminPassword)
 		wantError(t, "valid login past the address limit", r, http.StatusTooManyRequests, "slow_down")
 		if ra := r.header.Get("Retry-After"); ra != "300" {
 			t.Errorf("Retry-After %q, want 300 (the 5-minute window)", ra)
@@ -249,11 +248,11 @@ func TestAddressLimit(t *testing.T) {
 			t.Errorf("Retry-After %q a minute before the window ends, want 60", ra)
 		}
 		for i := range 3 {
-			r := forwardedCall(t, s, "198.51.100."+strconv.Itoa(i+1))
+			r := forwardedCall(t, s, "198.51.100."+strconv.Itoa(i+1), serviceSecret)
 			wantError(t, "with a forged X-Forwarded-For", r, http.StatusTooManyRequests, "slow_down")
 		}
 		c.advance(time.Minute)
-		if r := passwordLogin(t, s, "admin", adminPassword); r.status != http.StatusOK {
+		if r := passwordAttempt(t, s, "admin", adminPassword); r.status != http.StatusOK {
 			t.Fatalf("after the window: %d %s, want 200", r.status, r.raw)
 		}
 	})
@@ -285,16 +284,16 @@ func send(t *testing.T, req *http.Request) tokenResult {
 	return r
 }
 
-// forwardedCall asks for a service token claiming, in forwarding headers,
-// to come from addr.
-func forwardedCall(t *testing.T, s *iam, addr string) tokenResult {
+// forwardedCall asks for a service token with secret, claiming, in
+// forwarding headers, to come from addr.
+func forwardedCall(t *testing.T, s *iam, addr, secret string) tokenResult {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.issuer+"/oauth2/token", strings.NewReader("grant_type=client_credentials"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("inventory-service", serviceSecret)
+	req.SetBasicAuth("inventory-service", secret)
 	req.Header.Set("X-Forwarded-For", addr)
 	req.Header.Set("X-Real-IP", addr)
 	req.Header.Set("Forwarded", "for="+addr)
@@ -391,15 +390,15 @@ func TestReplicasShareCounts(t *testing.T) {
 			}})
 			sa, sb := &iam{issuer: a.Issuer}, &iam{issuer: b.Issuer}
 			for i, s := range []*iam{sa, sa, sa, sb, sb} {
-				wantError(t, "wrong password "+strconv.Itoa(i+1), passwordLogin(t, s, "admin", "wrong"), http.StatusBadRequest, "invalid_grant")
+				wantError(t, "wrong password "+strconv.Itoa(i+1), passwordAttempt(t, s, "admin", "wrong"), http.StatusBadRequest, "invalid_grant")
 				wantError(t, "wrong secret "+strconv.Itoa(i+1), serviceToken(t, s, "inventory-service", "wrong"), http.StatusUnauthorized, "invalid_client")
 			}
 			for name, s := range map[string]*iam{"A": sa, "B": sb} {
-				wantError(t, "right password on "+name, passwordLogin(t, s, "admin", adminPassword), http.StatusBadRequest, "invalid_grant")
+				wantError(t, "right password on "+name, passwordAttempt(t, s, "admin", adminPassword), http.StatusBadRequest, "invalid_grant")
 				wantError(t, "right secret on "+name, serviceToken(t, s, "inventory-service", serviceSecret), http.StatusTooManyRequests, "slow_down")
 			}
 			c.advance(time.Minute)
-			if r := passwordLogin(t, sb, "admin", adminPassword); r.status != http.StatusOK {
+			if r := passwordAttempt(t, sb, "admin", adminPassword); r.status != http.StatusOK {
 				t.Fatalf("after the lock, on B: %d %s, want 200", r.status, r.raw)
 			}
 		})
@@ -423,23 +422,31 @@ func openSQLite(t *testing.T, path string, migrate bool) storage.Store {
 	return s
 }
 
-// testAdminSecurity drives the login-protection endpoints of the admin
-// API: unlocking an account and keeping the block list.
-func testAdminSecurity(t *testing.T, l *local, api *adminClient) {
-	s := l.asIAM()
-	u := createUser(t, api, "fumbler", "fumbler's long password")
+// lockAndUnlock locks u with five wrong passwords, checks that even pw is
+// refused, unlocks u through api and checks that pw then logs in.
+func lockAndUnlock(t *testing.T, s *iam, api *adminClient, u admin.User, pw string) {
+	t.Helper()
 	for range 5 {
-		passwordLogin(t, s, "fumbler", "wrong")
+		passwordAttempt(t, s, u.Username, "wrong")
 	}
-	wantError(t, "right password while locked", passwordLogin(t, s, "fumbler", "fumbler's long password"), http.StatusBadRequest, "invalid_grant")
+	wantError(t, "right password while locked", passwordAttempt(t, s, u.Username, pw), http.StatusBadRequest, "invalid_grant")
 	var un admin.Unlocked
 	want(t, api.do("POST", "/users/"+u.ID+"/unlock", nil), http.StatusOK).decode(t, &un)
 	if !un.HadFailures {
 		t.Error("unlock of a locked account: had_failures false, want true")
 	}
-	if r := passwordLogin(t, s, "fumbler", "fumbler's long password"); r.status != http.StatusOK {
+	if r := passwordAttempt(t, s, u.Username, pw); r.status != http.StatusOK {
 		t.Fatalf("after unlock: %d %s, want 200", r.status, r.raw)
 	}
+}
+
+// testAdminSecurity drives the login-protection endpoints of the admin
+// API: unlocking an account and keeping the block list.
+func testAdminSecurity(t *testing.T, l *local, api *adminClient) {
+	s := l.asIAM()
+	u := createUser(t, api, "fumbler", "fumbler's long password")
+	lockAndUnlock(t, s, api, u, "fumbler's long password")
+	var un admin.Unlocked
 	want(t, api.do("POST", "/users/"+u.ID+"/unlock", nil), http.StatusOK).decode(t, &un)
 	if un.HadFailures {
 		t.Error("unlock of an account with no failures: had_failures true, want false")
@@ -453,7 +460,7 @@ func testAdminSecurity(t *testing.T, l *local, api *adminClient) {
 	if b.CIDR != "127.0.0.1/32" || b.Reason != "test" || b.ExpiresAt == nil || !b.ExpiresAt.Equal(expires) {
 		t.Errorf("created block %+v, want 127.0.0.1/32 with its reason and expiry", b)
 	}
-	r := passwordLogin(t, s, "admin", adminPassword)
+	r := passwordAttempt(t, s, "admin", adminPassword)
 	wantError(t, "login from a blocked address", r, http.StatusForbidden, "access_denied")
 	api.do("POST", "/blocks", map[string]any{"cidr": "127.0.0.1/32"}).problem(t, http.StatusConflict, admin.KindConflict)
 	api.do("POST", "/blocks", map[string]any{"cidr": "not-an-address"}).problem(t, http.StatusBadRequest, admin.KindValidation)
@@ -465,7 +472,7 @@ func testAdminSecurity(t *testing.T, l *local, api *adminClient) {
 	}
 	want(t, api.do("DELETE", "/blocks/"+b.ID, nil), http.StatusNoContent)
 	api.do("DELETE", "/blocks/"+b.ID, nil).problem(t, http.StatusNotFound, admin.KindNotFound)
-	if r := passwordLogin(t, s, "admin", adminPassword); r.status != http.StatusOK {
+	if r := passwordAttempt(t, s, "admin", adminPassword); r.status != http.StatusOK {
 		t.Fatalf("after the block was lifted: %d %s, want 200", r.status, r.raw)
 	}
 
@@ -479,4 +486,58 @@ func testAdminSecurity(t *testing.T, l *local, api *adminClient) {
 			t.Errorf("audit events of %s: %+v, want one by the admin user", action, events)
 		}
 	}
+}
+
+// TestThroughTrustedProxy: behind a proxy named in TrustedProxies, login
+// protection judges the client address the proxy forwarded (clientip), not
+// the proxy's: the block list refuses a blocked client and lets the others
+// and the proxy's own requests through, and the address limit counts an
+// IPv6 client by its /64 (clientip.Group), so that moving to another
+// address inside it does not escape the limit.
+func TestThroughTrustedProxy(t *testing.T) {
+	c := newClock()
+	tune := protected(c, func(p *guard.Policy) { p.AddressFailures = 3 })
+	forEachLocal(t, func(cfg *server.Config) {
+		tune(cfg)
+		cfg.TrustedProxies = []string{"127.0.0.1", "::1"}
+	}, func(t *testing.T, l *local) {
+		s := l.asIAM()
+		api := newDelegation(t, l).api
+		want(t, api.do("POST", "/blocks", map[string]any{"cidr": "203.0.113.0/24"}), http.StatusCreated)
+		wantError(t, "a blocked client through the proxy", forwardedCall(t, s, "203.0.113.9", serviceSecret), http.StatusForbidden, "access_denied")
+		if r := forwardedCall(t, s, "198.51.100.7", serviceSecret); r.status != http.StatusOK {
+			t.Fatalf("another client through the proxy: %d %s, want 200", r.status, r.raw)
+		}
+
+		for range 3 {
+			wantError(t, "a wrong secret from 2001:db8:1:2::1", forwardedCall(t, s, "2001:db8:1:2::1", "wrong secret"), http.StatusUnauthorized, "invalid_client")
+		}
+		wantError(t, "the right secret from the same /64", forwardedCall(t, s, "2001:db8:1:2::ffff", serviceSecret), http.StatusTooManyRequests, "slow_down")
+		if r := forwardedCall(t, s, "2001:db8:1:3::1", serviceSecret); r.status != http.StatusOK {
+			t.Fatalf("from the next /64: %d %s, want 200", r.status, r.raw)
+		}
+		if r := serviceToken(t, s, "inventory-service", serviceSecret); r.status != http.StatusOK {
+			t.Fatalf("from the proxy itself: %d %s, want 200", r.status, r.raw)
+		}
+	})
+}
+
+// TestUnlockDelegation: lifting a user's lock acts on that user, so the
+// rules of delegation apply: a holder of iam.security.manage alone
+// unlocks a user who holds nothing, but not the admin, who holds more.
+func TestUnlockDelegation(t *testing.T) {
+	forEachLocal(t, nil, func(t *testing.T, l *local) {
+		d := newDelegation(t, l)
+		d.role("Unlocker", "UNLOCKERS", "iam.security.manage")
+		_, api := d.user("unlocker", []string{"UNLOCKERS"}, []string{"Unlocker"})
+		clerk, _ := d.user("clerk", nil, nil)
+		lockAndUnlock(t, l.asIAM(), api, clerk, "clerk's long password")
+
+		adminID := d.adminID()
+		missing := slices.DeleteFunc(permissionsOf(t, d.api, adminID).Permissions, func(p string) bool { return p == "iam.security.manage" })
+		if len(missing) == 0 {
+			t.Fatal("the admin holds nothing but iam.security.manage")
+		}
+		refused(t, api.do("POST", "/users/"+adminID+"/unlock", nil), missing...)
+	})
 }

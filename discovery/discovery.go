@@ -48,7 +48,9 @@ const (
 	OAuthPath         = "/.well-known/oauth-authorization-server"
 )
 
-// New returns the metadata of a server at issuer offering scopes.
+// New returns the metadata of a server at issuer offering scopes. The
+// introspection endpoint lists no "none": it is for confidential clients
+// only (RFC 7662 §2.1), and conformance checks the list against it.
 func New(issuer string, scopes []string) Metadata {
 	return Metadata{
 		Issuer:                                    issuer,

@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/ory/fosite"
+
+	"github.com/gaia-platform/iam/outage"
+	"github.com/gaia-platform/iam/password"
 )
 
 // oauthError is an RFC 6749 §5.2 error.
@@ -22,6 +26,21 @@ func (e *oauthError) Error() string { return e.Code + ": " + e.Detail }
 // errRequest is invalid_request: a malformed request.
 func errRequest() *oauthError {
 	return &oauthError{"invalid_request", descriptions["invalid_request"], http.StatusBadRequest}
+}
+
+// errUnavailable is temporarily_unavailable; writeError adds Retry-After.
+func errUnavailable() *oauthError {
+	return &oauthError{"temporarily_unavailable", descriptions["temporarily_unavailable"], http.StatusServiceUnavailable}
+}
+
+// retryAfter is the Retry-After, in seconds, of a 503 caused by err. A
+// password hash takes tens of milliseconds, so a full hasher has a free
+// slot a second later; a database takes longer to come back.
+func retryAfter(err error) int {
+	if errors.Is(err, password.ErrBusy) {
+		return 1
+	}
+	return outage.RetryAfter
 }
 
 // descriptions are the only error texts clients see. They are fixed per
@@ -44,10 +63,18 @@ var descriptions = map[string]string{
 // codes of its own (scope_not_granted, token_inactive, request_unauthorized,
 // …) that no client library knows; they become the standard code closest
 // in meaning.
+//
+// The server's own failures come first, whatever fosite made of them: a
+// database that cannot answer (which fosite calls invalid_client when it
+// was loading the client) or a full password hasher is 503
+// temporarily_unavailable, never a verdict on the credentials.
 func toOAuthError(err error) *oauthError {
 	var oe *oauthError
-	if errors.As(err, &oe) {
+	switch {
+	case errors.As(err, &oe):
 		return oe
+	case errors.Is(err, password.ErrBusy), outage.Is(err):
+		return errUnavailable()
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	code, status := rfc.ErrorField, rfc.CodeField
@@ -72,20 +99,41 @@ func toOAuthError(err error) *oauthError {
 	return &oauthError{Code: code, Detail: descriptions[code], status: status}
 }
 
+// cause is the text of the first error in err's chain that is not one of
+// fosite's wrappers (its RFC 6749 errors and stack carriers, all of which
+// have Cause): what went wrong, without a stack trace.
+func cause(err error) string {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if _, wrapper := e.(interface{ Cause() error }); !wrapper {
+			return e.Error()
+		}
+	}
+	return err.Error()
+}
+
 // writeError answers err as RFC 6749 §5.2 JSON. A 401 carries the
 // WWW-Authenticate challenge §5.2 requires when the client authenticated
 // with the Authorization header (fosite omits it).
 func (s *Server) writeError(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) {
 	oe := toOAuthError(err)
-	if oe.status >= 500 {
+	switch {
+	case errors.Is(err, password.ErrBusy):
+		// Expected under a flood, once per refused login: no stack.
+		s.log.WarnContext(ctx, "password hashing at capacity", "path", r.URL.Path)
+	case outage.Is(err):
+		s.log.ErrorContext(ctx, "database unavailable", "path", r.URL.Path, "error", cause(err))
+	case oe.status >= 500:
 		s.log.ErrorContext(ctx, "oauth request failed", "path", r.URL.Path, "error", err)
-	} else {
+	default:
 		s.log.DebugContext(ctx, "oauth request refused", "path", r.URL.Path, "error_code", oe.Code, "cause", fosite.ErrorToRFC6749Error(err).GetDescription())
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json;charset=UTF-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
+	if oe.status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", strconv.Itoa(retryAfter(err)))
+	}
 	if oe.status == http.StatusUnauthorized {
 		scheme := "Basic"
 		if a := r.Header.Get("Authorization"); a != "" && !strings.HasPrefix(strings.ToLower(a), "basic ") {

@@ -12,46 +12,18 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/gaia-platform/iam/audit"
-	"github.com/gaia-platform/iam/claims"
 	"github.com/gaia-platform/iam/storage"
 )
 
-// tokenState is what Gaia knows of a presented token.
-type tokenState struct {
-	access  *claims.Access        // set for a live access token
-	refresh *storage.RefreshToken // set for a live refresh token
-	family  *storage.TokenFamily
-}
-
-// lookup finds token among the live tokens: an access token whose signature
-// verifies and that was not revoked, nor its login, nor its user disabled;
-// or an active refresh token of a live family. Anything else is nil.
-func (s *Server) lookup(ctx context.Context, token string) (*tokenState, error) {
-	if a, err := s.access.verify(token); err == nil {
-		live, err := s.accessLive(ctx, a)
-		if err != nil || !live {
-			return nil, err
-		}
-		return &tokenState{access: a}, nil
-	}
-	rt, fam, err := s.refreshToken(ctx, token)
-	if err != nil || rt == nil {
-		return nil, err
-	}
-	if !rt.Active || !fam.RevokedAt.IsZero() || !rt.ExpiresAt.After(s.now()) {
-		return nil, nil
-	}
-	return &tokenState{refresh: rt, family: fam}, nil
-}
-
 // refreshToken finds the stored refresh token a presented one stands for,
-// or nil. The token's own HMAC is checked first: fosite's signature split
-// alone would match any "x.<signature>".
+// or nil. verifiedRefresh checks the token's own HMAC first: fosite's
+// signature split alone would match any "x.<signature>".
 func (s *Server) refreshToken(ctx context.Context, token string) (*storage.RefreshToken, *storage.TokenFamily, error) {
-	if len(token) > maxTokenLength || s.enigma.Validate(ctx, token) != nil {
+	sig := s.refresh.RefreshTokenSignature(ctx, token)
+	if sig == "" {
 		return nil, nil, nil
 	}
-	rt, fam, err := s.store.GetRefreshToken(ctx, s.refresh.RefreshTokenSignature(ctx, token))
+	rt, fam, err := s.store.GetRefreshToken(ctx, sig)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil, nil
 	}
@@ -59,31 +31,6 @@ func (s *Server) refreshToken(ctx context.Context, token string) (*storage.Refre
 		return nil, nil, fmt.Errorf("look up refresh token: %w", err)
 	}
 	return rt, fam, nil
-}
-
-// accessLive reports whether a verified access token still stands.
-func (s *Server) accessLive(ctx context.Context, a *claims.Access) (bool, error) {
-	revoked, err := s.store.AccessTokenRevoked(ctx, a.ID)
-	if err != nil || revoked {
-		return false, err
-	}
-	if a.Type != claims.User {
-		return true, nil
-	}
-	if a.SessionID != "" {
-		fam, err := s.store.GetTokenFamily(ctx, a.SessionID)
-		if err == nil && !fam.RevokedAt.IsZero() {
-			return false, nil
-		}
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return false, err
-		}
-	}
-	u, err := s.store.GetUser(ctx, a.Subject)
-	if errors.Is(err, storage.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil && u.Active, err
 }
 
 // introspection is an RFC 7662 §2.2 response.
@@ -101,32 +48,43 @@ type introspection struct {
 	ID        string   `json:"jti,omitempty"`
 }
 
-// Introspect serves POST /oauth2/introspect (RFC 7662). The caller must
-// authenticate as a client, and learns about a token only if it was issued
-// to it or names one of its audiences (§4); otherwise, and for any token
-// that is not live, the answer is {"active":false} and nothing else.
+// Introspect serves POST /oauth2/introspect (RFC 7662). Only a
+// confidential client that authenticates may ask (§2.1; a public client
+// could otherwise scan for tokens with nothing but a client_id), and it
+// learns about a token only if the token was issued to it or its aud names
+// the caller's client_id (§4): sharing an audience such as the default one
+// is not enough. A resource server is therefore a confidential client whose
+// client_id is in the aud of the tokens it receives. Otherwise, and for a
+// token that is not live by the one liveness rule, the answer is
+// {"active":false} and nothing else.
 func (s *Server) Introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	caller, token, err := s.clientRequest(w, r)
+	if err == nil && caller.IsPublic() {
+		err = fosite.ErrInvalidClient
+	}
 	if err != nil {
 		s.writeError(ctx, w, r, err)
 		return
 	}
-	st, err := s.lookup(ctx, token)
+	lt, err := s.live(ctx, token)
 	if err != nil {
 		s.writeError(ctx, w, r, err)
 		return
 	}
 	resp := introspection{}
 	switch {
-	case st == nil:
-	case st.access != nil && (st.access.ClientID == caller.GetID() || slices.ContainsFunc(caller.GetAudience(), func(a string) bool { return slices.Contains(st.access.Audience, a) })):
-		a := st.access
+	case lt == nil:
+	case lt.access != nil && (lt.access.ClientID == caller.GetID() || slices.Contains(lt.access.Audience, caller.GetID())):
+		a := lt.access
 		resp = introspection{Active: true, Scope: a.Scope, ClientID: a.ClientID, Username: a.Username, TokenType: "Bearer",
 			Expiry: a.Expiry, IssuedAt: a.IssuedAt, Subject: a.Subject, Audience: a.Audience, Issuer: a.Issuer, ID: a.ID}
-	case st.refresh != nil && st.family.ClientID == caller.GetID():
-		resp = introspection{Active: true, ClientID: st.family.ClientID, TokenType: "refresh_token",
-			Expiry: st.refresh.ExpiresAt.Unix(), IssuedAt: st.refresh.CreatedAt.Unix(), Subject: st.family.Subject, Issuer: s.cfg.Issuer}
+	case lt.refresh != nil && lt.family.ClientID == caller.GetID():
+		resp = introspection{Active: true, ClientID: lt.family.ClientID, TokenType: "refresh_token",
+			Expiry: lt.refresh.ExpiresAt.Unix(), IssuedAt: lt.refresh.CreatedAt.Unix(), Subject: lt.family.Subject, Issuer: s.cfg.Issuer}
+		if lt.user != nil {
+			resp.Username = lt.user.Username
+		}
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -167,7 +125,16 @@ type revocation struct {
 }
 
 func (s *Server) revoke(ctx context.Context, clientID, token string) (revocation, error) {
-	if a, err := s.access.verify(token); err == nil {
+	// Whether the token is ours, not whether it is live: revoking a token
+	// that is no longer live is harmless and answers the same (§2.2).
+	p, err := s.identify(ctx, token)
+	if err != nil {
+		return revocation{}, err
+	}
+	if p == nil {
+		return revocation{refused: reasonUnknownToken}, nil
+	}
+	if a := p.access; a != nil {
 		rev := revocation{targetType: audit.TargetAccessToken, targetID: a.ID}
 		if a.ClientID != clientID {
 			rev.refused = reasonOtherClient
@@ -175,13 +142,7 @@ func (s *Server) revoke(ctx context.Context, clientID, token string) (revocation
 		}
 		return rev, s.store.RevokeAccessToken(ctx, a.ID, timeFromUnix(a.Expiry))
 	}
-	_, fam, err := s.refreshToken(ctx, token)
-	if err != nil {
-		return revocation{}, err
-	}
-	if fam == nil {
-		return revocation{refused: reasonUnknownToken}, nil
-	}
+	fam := p.family
 	rev := revocation{targetType: audit.TargetTokenFamily, targetID: fam.ID}
 	if fam.ClientID != clientID {
 		rev.refused = reasonOtherClient

@@ -45,9 +45,10 @@ func errBlocked() *oauthError {
 	return &oauthError{"access_denied", "Requests from this address are not accepted.", http.StatusForbidden}
 }
 
-// sourceAddr is the address a request came from, for login protection.
-// It is the peer's address: forwarding headers are not believed. The
-// clientip package (GAIA_TRUSTED_PROXIES) takes its place when it lands.
+// sourceAddr is the address a request came from, for login protection:
+// the client address, which the server's clientip middleware has put in
+// RemoteAddr (the peer's, unless the peer is a trusted proxy), so that the
+// guard, the audit log and the block list judge one address.
 func sourceAddr(r *http.Request) netip.Addr {
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		return ap.Addr().Unmap()

@@ -50,8 +50,7 @@ type Server struct {
 	fstore   *fositeStore
 	clients  *clients
 	access   *accessTokens
-	refresh  fositeoauth2.RefreshTokenStrategy
-	enigma   *hmac.HMACStrategy // verifies that a refresh token is one we made
+	refresh  verifiedRefresh
 	audit    auditor
 	guard    *guard.Guard
 	log      *slog.Logger
@@ -103,7 +102,7 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 	// Refresh tokens are opaque: 32 random bytes and their HMAC. Only the
 	// HMAC (the "signature") is stored.
 	enigma := &hmac.HMACStrategy{Config: fcfg}
-	rt := fositeoauth2.NewHMACSHAStrategyUnPrefixed(enigma, fcfg)
+	rt := verifiedRefresh{fositeoauth2.NewHMACSHAStrategyUnPrefixed(enigma, fcfg), enigma}
 	helper := &fositeoauth2.HandleHelper{AccessTokenStrategy: at, AccessTokenStorage: fs, Config: fcfg}
 	fcfg.TokenEndpointHandlers = fosite.TokenEndpointHandlers{
 		grantChecked{&fositeoauth2.ClientCredentialsGrantHandler{HandleHelper: helper, Config: fcfg}, "client_credentials"},
@@ -114,9 +113,9 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 			RefreshTokenStrategy:                         rt,
 			Config:                                       fcfg,
 		},
-		&fositeoauth2.RefreshTokenGrantHandler{AccessTokenStrategy: at, RefreshTokenStrategy: rt, TokenRevocationStorage: fs, Config: fcfg},
+		scopedRefresh{&fositeoauth2.RefreshTokenGrantHandler{AccessTokenStrategy: at, RefreshTokenStrategy: rt, TokenRevocationStorage: fs, Config: fcfg}},
 	}
-	s := &Server{clients: cl, cfg: cfg, store: store, rbac: svc, fstore: fs, access: at, refresh: rt, enigma: enigma, audit: rec, guard: cfg.Guard, log: log, now: now}
+	s := &Server{clients: cl, cfg: cfg, store: store, rbac: svc, fstore: fs, access: at, refresh: rt, audit: rec, guard: cfg.Guard, log: log, now: now}
 	// Composed by hand rather than with compose.Compose, whose factories
 	// type-assert the store at run time and panic on a missing method.
 	s.provider = &fosite.Fosite{Store: fs, Config: fcfg}

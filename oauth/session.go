@@ -30,6 +30,10 @@ type Session struct {
 	// issuedAt is the instant of this issuance, to the second: the token's
 	// iat, and exp counts from it.
 	issuedAt time.Time
+	// refreshScope, when set, is the scope the refresh token issued with
+	// this session keeps: a refresh that narrows the access token's scope
+	// leaves the refresh token's as it was (RFC 6749 §6).
+	refreshScope []string
 }
 
 var (

@@ -115,6 +115,9 @@ func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, 
 // error, which is fosite.ErrInactiveToken: that is how fosite detects reuse
 // and revokes the family.
 func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
+	if signature == "" { // not one of our tokens (verifiedRefresh)
+		return nil, fosite.ErrNotFound
+	}
 	rt, family, err := s.store.GetRefreshToken(ctx, signature)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, fosite.ErrNotFound
@@ -209,12 +212,16 @@ type storedRequest struct {
 }
 
 func encodeRequest(r fosite.Requester, sess *Session) ([]byte, error) {
+	granted := []string(r.GetGrantedScopes())
+	if sess.refreshScope != nil {
+		granted = sess.refreshScope
+	}
 	b, err := json.Marshal(storedRequest{
 		ID:                r.GetID(),
 		RequestedAt:       r.GetRequestedAt(),
 		ClientID:          r.GetClient().GetID(),
 		RequestedScope:    r.GetRequestedScopes(),
-		GrantedScope:      r.GetGrantedScopes(),
+		GrantedScope:      granted,
 		RequestedAudience: r.GetRequestedAudience(),
 		GrantedAudience:   r.GetGrantedAudience(),
 		Session:           sess,

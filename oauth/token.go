@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ory/fosite"
@@ -110,6 +111,9 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 		}
 		return errRequest()
 	}
+	if err := checkFormLimits(r.PostForm); err != nil {
+		return err
+	}
 	// Credentials never travel in the URI (RFC 6749 §2.3.1, §3.2), and the
 	// endpoints take no query parameters.
 	if r.URL.RawQuery != "" {
@@ -124,6 +128,11 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 	// A request that does not even name a client failed client
 	// authentication (RFC 6749 §5.2), which fosite calls invalid_request.
 	if r.Header.Get("Authorization") == "" && r.PostForm.Get("client_id") == "" {
+		return fosite.ErrInvalidClient
+	}
+	// Clients authenticate with Basic; any other scheme (a Bearer token
+	// sent to the introspection endpoint, say) is a failed authentication.
+	if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); scheme != "" && !strings.EqualFold(scheme, "Basic") {
 		return fosite.ErrInvalidClient
 	}
 	// RFC 6749 §2.3: one client authentication method per request, and
@@ -189,7 +198,7 @@ func (s *Server) authorize(ctx context.Context, grant string, ar fosite.AccessRe
 
 	case "refresh_token":
 		// The session is the one stored with the refresh token.
-		if s.now().After(sess.AuthTime.Add(s.cfg.MaxSessionAge)) {
+		if s.sessionOver(sess.AuthTime) {
 			_ = s.fstore.revokeFamily(ctx, ar.GetID())
 			return &refusal{reasonSessionExpired, fosite.ErrInvalidGrant}
 		}

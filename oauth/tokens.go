@@ -136,9 +136,10 @@ func (t *accessTokens) ValidateAccessToken(_ context.Context, _ fosite.Requester
 // maxTokenLength bounds what verify parses.
 const maxTokenLength = 16 << 10
 
-// verify checks that token is an unexpired access token issued here: RS256
-// only, typ at+jwt, a kid of the ring's, our issuer. Whether it has been
-// revoked is the caller's question.
+// verify checks that token is an access token issued here: RS256 only, typ
+// at+jwt, signed by a key the ring publishes now, our issuer, and exp, iat
+// and nbf within Leeway of now. Whether it has been revoked, or its
+// principal or login has ended, is the liveness rule's question (live).
 func (t *accessTokens) verify(token string) (*claims.Access, error) {
 	if len(token) > maxTokenLength || strings.Count(token, ".") != 2 {
 		return nil, errInvalidToken
@@ -159,12 +160,29 @@ func (t *accessTokens) verify(token string) (*claims.Access, error) {
 	if err != nil {
 		return nil, errInvalidToken
 	}
-	var a claims.Access
-	if err := json.Unmarshal(payload, &a); err != nil {
+	var c struct {
+		claims.Access
+		NotBefore *int64 `json:"nbf"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, errInvalidToken
 	}
-	if a.Issuer != t.issuer || a.ID == "" || a.Subject == "" || a.Expiry <= t.now().Unix() || !slices.Contains([]claims.Type{claims.User, claims.Service}, a.Type) {
+	a := &c.Access
+	// Seconds throughout, compared with now ± Leeway and never added to,
+	// so no value a token holds can overflow.
+	now, leeway := t.now().Unix(), int64(Leeway/time.Second)
+	switch {
+	case a.Issuer != t.issuer || a.ID == "" || a.Subject == "" || a.ClientID == "":
+		return nil, errInvalidToken
+	case !slices.Contains([]claims.Type{claims.User, claims.Service}, a.Type):
+		return nil, errInvalidToken
+	case a.Expiry <= now-leeway:
+		return nil, errInvalidToken
+	// A token dated ahead was not issued by this clock, whatever signed it.
+	case a.IssuedAt == 0 || a.IssuedAt > now+leeway:
+		return nil, errInvalidToken
+	case c.NotBefore != nil && *c.NotBefore > now+leeway:
 		return nil, errInvalidToken
 	}
-	return &a, nil
+	return a, nil
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gaia-platform/iam/claims"
 )
 
 // Userinfo serves GET and POST /userinfo (OpenID Connect Core §5.3) for a
@@ -16,21 +18,21 @@ func (s *Server) Userinfo(w http.ResponseWriter, r *http.Request) {
 		s.bearerError(w, http.StatusUnauthorized, "")
 		return
 	}
-	st, err := s.lookup(ctx, token)
+	lt, err := s.live(ctx, token)
 	if err != nil {
-		s.log.ErrorContext(ctx, "userinfo lookup failed", "error", err)
+		s.log.ErrorContext(ctx, "userinfo liveness check failed", "error", err)
 		w.Header().Set("Retry-After", "5")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
 		return
 	}
-	if st == nil || st.access == nil {
+	if lt == nil || lt.access == nil {
 		s.bearerError(w, http.StatusUnauthorized, "invalid_token")
 		return
 	}
-	a := st.access
+	a := lt.access
 	scopes := strings.Fields(a.Scope)
 	has := func(sc string) bool { return slices.Contains(scopes, sc) }
-	if a.Type != "user" || !has("openid") {
+	if a.Type != claims.User || lt.user == nil || !has("openid") {
 		s.bearerError(w, http.StatusForbidden, "insufficient_scope")
 		return
 	}
@@ -38,10 +40,9 @@ func (s *Server) Userinfo(w http.ResponseWriter, r *http.Request) {
 	if has("profile") {
 		resp["preferred_username"] = a.Username
 	}
-	if has("email") {
-		if u, err := s.store.GetUser(ctx, a.Subject); err == nil && u.Email != "" {
-			resp["email"] = u.Email
-		}
+	// The user as the liveness rule just read it: the email of now.
+	if has("email") && lt.user.Email != "" {
+		resp["email"] = lt.user.Email
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

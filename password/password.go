@@ -10,7 +10,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -30,6 +33,13 @@ var (
 	ErrTooShort = errors.New("password too short")
 	// ErrMalformedHash reports a stored hash that is not an argon2id PHC string.
 	ErrMalformedHash = errors.New("malformed password hash")
+	// ErrHashTooCostly reports a stored hash whose parameters exceed the
+	// Hasher's Limits: it is refused unhashed, since verifying it would
+	// take memory and time the server never budgeted.
+	ErrHashTooCostly = errors.New("stored password hash exceeds the cost limits")
+	// ErrBusy reports that no hashing slot came free within Config.MaxWait.
+	// The caller should answer "try again later", not a failed login.
+	ErrBusy = errors.New("password hashing at capacity")
 )
 
 // Params are argon2id cost parameters.
@@ -47,30 +57,147 @@ func OWASP() Params {
 	return Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 }
 
+// Limits bound the parameters a stored hash may declare. A hash is a row
+// in the database: whoever can write one (a restored backup, an import, an
+// attacker with SQL access) could otherwise make each login allocate
+// gigabytes.
+type Limits struct {
+	Memory      uint32 // KiB
+	Iterations  uint32
+	Parallelism uint8
+}
+
+// Defaults of Config.
+const (
+	// DefaultMemoryBudget is the memory all running hashes may hold at
+	// once, in KiB: 128 MiB, six hashes at the OWASP parameters.
+	DefaultMemoryBudget = 128 * 1024
+	// DefaultMaxWait is how long a hash waits for a free slot.
+	DefaultMaxWait = time.Second
+	// DefaultMaxStoredMemory is the most memory a stored hash may declare
+	// unless the parameters ask for more: 64 MiB, in KiB.
+	DefaultMaxStoredMemory = 64 * 1024
+)
+
+// Config sets up a Hasher. Zero fields take the defaults.
+type Config struct {
+	// Params are the parameters of new hashes; default OWASP().
+	Params Params
+	// Concurrency is how many hashes run at once; default
+	// DefaultConcurrency(Params.Memory, MemoryBudget).
+	Concurrency int
+	// MemoryBudget (KiB) sizes the default Concurrency; default
+	// DefaultMemoryBudget.
+	MemoryBudget uint64
+	// MaxWait is how long a hash waits for a slot before failing with
+	// ErrBusy; default DefaultMaxWait. Waiting callers are never queued
+	// past it, so a flood of logins costs bounded memory and time.
+	MaxWait time.Duration
+	// MaxStored bounds stored hashes; default DefaultLimits(Params). It
+	// must allow Params.
+	MaxStored Limits
+}
+
+// DefaultConcurrency is the number of CPU cores, lowered so that that many
+// hashes of memory KiB each fit in budget KiB, and at least 1. More hashes
+// than cores would only share the cores and hold more memory.
+func DefaultConcurrency(memory uint32, budget uint64) int {
+	n := runtime.NumCPU()
+	if memory > 0 && budget/uint64(memory) < uint64(n) {
+		n = int(budget / uint64(memory))
+	}
+	return max(n, 1)
+}
+
+// DefaultLimits are the Limits when none are configured: p itself or
+// 64 MiB, 10 iterations and 4 lanes, whichever is more.
+func DefaultLimits(p Params) Limits {
+	return Limits{
+		Memory:      max(p.Memory, DefaultMaxStoredMemory),
+		Iterations:  max(p.Iterations, 10),
+		Parallelism: max(p.Parallelism, 4),
+	}
+}
+
+// Stats are what a Hasher has seen since it was made.
+type Stats struct {
+	Limit   int    // hashes allowed at once
+	Running int    // hashes running now
+	Peak    int    // the most that ever ran at once
+	Busy    uint64 // hashes refused with ErrBusy
+}
+
 // Hasher hashes and verifies passwords. It bounds how many hashes run at
 // once: each holds Params.Memory of RAM, so an unbounded login endpoint is
 // an out-of-memory vector.
 type Hasher struct {
-	params Params
-	slots  chan struct{} // a token per running hash
-	dummy  string        // a valid hash to verify against when there is no user
+	params  Params
+	limits  Limits
+	maxWait time.Duration
+	slots   chan struct{} // a token per running hash
+	dummy   string        // a valid hash to verify against when there is no user
+
+	running, peak atomic.Int64
+	busy          atomic.Uint64
 }
 
-// NewHasher returns a Hasher using p that runs at most concurrency hashes at once.
+// NewHasher returns a Hasher using p that runs at most concurrency hashes
+// at once, with the other defaults of Config.
 func NewHasher(p Params, concurrency int) (*Hasher, error) {
-	if p.Memory < 8*uint32(p.Parallelism) || p.Iterations < 1 || p.Parallelism < 1 || p.SaltLength < 8 || p.KeyLength < 16 {
-		return nil, fmt.Errorf("argon2id parameters too weak: %+v", p)
-	}
 	if concurrency < 1 {
 		return nil, fmt.Errorf("hash concurrency must be at least 1, got %d", concurrency)
 	}
-	h := &Hasher{params: p, slots: make(chan struct{}, concurrency)}
+	return New(Config{Params: p, Concurrency: concurrency})
+}
+
+// New returns a Hasher configured by cfg.
+func New(cfg Config) (*Hasher, error) {
+	p := cfg.Params
+	if p == (Params{}) {
+		p = OWASP()
+	}
+	if p.Memory < 8*uint32(p.Parallelism) || p.Iterations < 1 || p.Parallelism < 1 || p.SaltLength < 8 || p.KeyLength < 16 {
+		return nil, fmt.Errorf("argon2id parameters too weak: %+v", p)
+	}
+	if cfg.MemoryBudget == 0 {
+		cfg.MemoryBudget = DefaultMemoryBudget
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = DefaultConcurrency(p.Memory, cfg.MemoryBudget)
+	}
+	if cfg.Concurrency < 1 {
+		return nil, fmt.Errorf("hash concurrency must be at least 1, got %d", cfg.Concurrency)
+	}
+	if cfg.MaxWait == 0 {
+		cfg.MaxWait = DefaultMaxWait
+	}
+	if cfg.MaxWait < 0 {
+		return nil, fmt.Errorf("hash wait must be positive, got %s", cfg.MaxWait)
+	}
+	if cfg.MaxStored == (Limits{}) {
+		cfg.MaxStored = DefaultLimits(p)
+	}
+	if l := cfg.MaxStored; p.Memory > l.Memory || p.Iterations > l.Iterations || p.Parallelism > l.Parallelism {
+		return nil, fmt.Errorf("argon2id parameters %+v exceed the stored-hash limits %+v", p, l)
+	}
+	h := &Hasher{params: p, limits: cfg.MaxStored, maxWait: cfg.MaxWait, slots: make(chan struct{}, cfg.Concurrency)}
 	dummy, err := h.Hash(context.Background(), rand.Text())
 	if err != nil {
 		return nil, err
 	}
 	h.dummy = dummy
 	return h, nil
+}
+
+// Params returns the parameters of new hashes.
+func (h *Hasher) Params() Params { return h.params }
+
+// MaxWait is how long a hash waits for a slot before ErrBusy.
+func (h *Hasher) MaxWait() time.Duration { return h.maxWait }
+
+// Stats reports the Hasher's concurrency so far.
+func (h *Hasher) Stats() Stats {
+	return Stats{Limit: cap(h.slots), Running: int(h.running.Load()), Peak: int(h.peak.Load()), Busy: h.busy.Load()}
 }
 
 // Hash returns the PHC string of password under the Hasher's parameters.
@@ -99,6 +226,9 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, need
 	p, salt, want, err := decode(encoded)
 	if err != nil {
 		return false, false, err
+	}
+	if p.Memory > h.limits.Memory || p.Iterations > h.limits.Iterations || p.Parallelism > h.limits.Parallelism {
+		return false, false, fmt.Errorf("%w: m=%d,t=%d,p=%d", ErrHashTooCostly, p.Memory, p.Iterations, p.Parallelism)
 	}
 	got, err := h.derive(ctx, password, salt, p)
 	if err != nil {
@@ -138,13 +268,41 @@ func CheckPolicy(password string) error {
 func Generate() string { return rand.Text() }
 
 func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Params) ([]byte, error) {
+	if err := h.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer h.release()
+	return argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength), nil
+}
+
+// acquire takes a hashing slot, waiting at most maxWait for one.
+func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("wait for a hashing slot: %w", ctx.Err())
+	default:
+		t := time.NewTimer(h.maxWait)
+		defer t.Stop()
+		select {
+		case h.slots <- struct{}{}:
+		case <-t.C:
+			h.busy.Add(1)
+			return ErrBusy
+		case <-ctx.Done():
+			return fmt.Errorf("wait for a hashing slot: %w", ctx.Err())
+		}
 	}
-	defer func() { <-h.slots }()
-	return argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength), nil
+	n := h.running.Add(1)
+	for {
+		peak := h.peak.Load()
+		if n <= peak || h.peak.CompareAndSwap(peak, n) {
+			return nil
+		}
+	}
+}
+
+func (h *Hasher) release() {
+	h.running.Add(-1)
+	<-h.slots
 }
 
 var b64 = base64.RawStdEncoding

@@ -3,8 +3,10 @@ package password
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fast keeps unit tests quick; the OWASP parameters are exercised by the benchmark.
@@ -146,5 +148,88 @@ func BenchmarkVerifyOWASP(b *testing.B) {
 		if ok, _, _ := h.Verify(context.Background(), enc, "correct horse battery staple"); !ok {
 			b.Fatal("verify failed")
 		}
+	}
+}
+
+func TestBusy(t *testing.T) {
+	h, err := New(Config{Params: fastParams(), Concurrency: 1, MaxWait: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, _ := h.Hash(context.Background(), "password")
+	h.slots <- struct{}{} // the one slot is taken and stays taken
+	if _, err := h.Hash(context.Background(), "password"); !errors.Is(err, ErrBusy) {
+		t.Errorf("Hash with no free slot = %v, want ErrBusy", err)
+	}
+	if _, _, err := h.Verify(context.Background(), enc, "password"); !errors.Is(err, ErrBusy) {
+		t.Errorf("Verify with no free slot = %v, want ErrBusy", err)
+	}
+	if got := h.Stats(); got.Busy != 2 || got.Limit != 1 || got.Peak != 1 {
+		t.Errorf("Stats() = %+v, want Busy 2, Limit 1, Peak 1", got)
+	}
+	<-h.slots
+	if ok, _, err := h.Verify(context.Background(), enc, "password"); !ok || err != nil {
+		t.Errorf("Verify once the slot is free = %v, %v; want true, nil", ok, err)
+	}
+}
+
+func TestStoredHashLimits(t *testing.T) {
+	ctx := context.Background()
+	h, err := New(Config{Params: fastParams(), MaxStored: Limits{Memory: 1024, Iterations: 3, Parallelism: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Real hashes of "password" with the parameters named: only the
+	// parameters make them unacceptable.
+	for _, p := range []Params{
+		{Memory: 2048, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		{Memory: 64, Iterations: 4, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		{Memory: 64, Iterations: 1, Parallelism: 3, SaltLength: 16, KeyLength: 32},
+	} {
+		costly, err := New(Config{Params: p, MaxStored: Limits{Memory: 4096, Iterations: 8, Parallelism: 8}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, _ := costly.Hash(ctx, "password")
+		before := h.Stats().Peak
+		if ok, _, err := h.Verify(ctx, enc, "password"); ok || !errors.Is(err, ErrHashTooCostly) {
+			t.Errorf("Verify(%s) = %v, %v; want false, ErrHashTooCostly", enc, ok, err)
+		}
+		if h.Stats().Peak != before {
+			t.Errorf("Verify(%s) hashed before refusing", enc)
+		}
+	}
+	within, _ := New(Config{Params: Params{Memory: 1024, Iterations: 3, Parallelism: 2, SaltLength: 16, KeyLength: 32}})
+	enc, _ := within.Hash(ctx, "password")
+	if ok, _, err := h.Verify(ctx, enc, "password"); !ok || err != nil {
+		t.Errorf("Verify(hash at the limits) = %v, %v; want true, nil", ok, err)
+	}
+	if _, err := New(Config{Params: OWASP(), MaxStored: Limits{Memory: 1024, Iterations: 2, Parallelism: 1}}); err == nil {
+		t.Error("New accepted limits below its own parameters")
+	}
+}
+
+func TestDefaultConcurrency(t *testing.T) {
+	cores := runtime.NumCPU()
+	for _, tc := range []struct {
+		memory uint32
+		budget uint64
+		want   int
+	}{
+		{19 * 1024, 1 << 40, cores},
+		{19 * 1024, 19 * 1024, 1},
+		{19 * 1024, 1, 1},
+		{64, 64 * uint64(cores+1), cores},
+	} {
+		if got := DefaultConcurrency(tc.memory, tc.budget); got != tc.want {
+			t.Errorf("DefaultConcurrency(%d, %d) = %d, want %d", tc.memory, tc.budget, got, tc.want)
+		}
+	}
+	h, err := New(Config{Params: fastParams(), MemoryBudget: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Stats().Limit; got != 1 {
+		t.Errorf("Limit with a budget of one hash = %d, want 1", got)
 	}
 }

@@ -8,10 +8,15 @@ import (
 	"github.com/gaia-platform/iam/storage"
 )
 
-// AddDepartment puts the user in the department with the given code.
-func (s *Service) AddDepartment(ctx context.Context, userID, code string) error {
+// AddDepartment puts the user in the department with the given code. The
+// actor may not change its own departments, nor those of a user holding a
+// permission the actor lacks (a *DelegationError).
+func (s *Service) AddDepartment(ctx context.Context, a Actor, userID, code string) error {
 	return s.store.InTx(ctx, func(ctx context.Context) error {
 		if err := s.lockUser(ctx, userID); err != nil {
+			return err
+		}
+		if err := s.mayActOnUser(ctx, a, userID, true); err != nil {
 			return err
 		}
 		d, err := s.store.GetDepartmentByCode(ctx, code)
@@ -28,11 +33,14 @@ func (s *Service) AddDepartment(ctx context.Context, userID, code string) error 
 // RemoveDepartment takes the user out of a department. Roles the user holds
 // that no remaining department allows make it fail with a
 // *DependentRolesError, unless cascade is set, in which case those roles are
-// unassigned too and returned.
-func (s *Service) RemoveDepartment(ctx context.Context, userID, code string, cascade bool) (unassigned []string, err error) {
+// unassigned too and returned. The delegation rules are AddDepartment's.
+func (s *Service) RemoveDepartment(ctx context.Context, a Actor, userID, code string, cascade bool) (unassigned []string, err error) {
 	err = s.store.InTx(ctx, func(ctx context.Context) error {
 		u, err := s.lockedUser(ctx, userID)
 		if err != nil {
+			return err
+		}
+		if err := s.mayActOnUser(ctx, a, userID, true); err != nil {
 			return err
 		}
 		d, err := s.store.GetDepartmentByCode(ctx, code)
@@ -84,11 +92,19 @@ func (s *Service) RemoveDepartment(ctx context.Context, userID, code string, cas
 
 // AssignRole gives the user a role, if one of the user's departments allows
 // it; otherwise it fails with a *RoleNotAllowedError naming user, role and
-// departments.
-func (s *Service) AssignRole(ctx context.Context, userID, roleName string) error {
+// departments. The actor must hold every permission of the role, may not
+// change its own roles, and may not act on a user holding a permission it
+// lacks (a *DelegationError).
+func (s *Service) AssignRole(ctx context.Context, a Actor, userID, roleName string) error {
 	return s.store.InTx(ctx, func(ctx context.Context) error {
 		u, err := s.lockedUser(ctx, userID)
 		if err != nil {
+			return err
+		}
+		if err := s.mayActOnUser(ctx, a, userID, true); err != nil {
+			return err
+		}
+		if err := checkGrant(ctx, s.store, a, roleName); err != nil {
 			return err
 		}
 		r, err := s.store.GetRoleByName(ctx, roleName)
@@ -117,16 +133,25 @@ func (s *Service) AssignRole(ctx context.Context, userID, roleName string) error
 	})
 }
 
-// UnassignRole takes a role from the user.
-func (s *Service) UnassignRole(ctx context.Context, userID, roleName string) error {
-	r, err := s.store.GetRoleByName(ctx, roleName)
-	if err != nil {
-		return fmt.Errorf("role %s: %w", roleName, err)
-	}
-	if err := s.store.UnassignUserRole(ctx, userID, r.ID); err != nil {
-		return fmt.Errorf("unassign role %s from user %s: %w", roleName, userID, err)
-	}
-	return nil
+// UnassignRole takes a role from the user, under AddDepartment's
+// delegation rules.
+func (s *Service) UnassignRole(ctx context.Context, a Actor, userID, roleName string) error {
+	return s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.lockUser(ctx, userID); err != nil {
+			return err
+		}
+		if err := s.mayActOnUser(ctx, a, userID, true); err != nil {
+			return err
+		}
+		r, err := s.store.GetRoleByName(ctx, roleName)
+		if err != nil {
+			return fmt.Errorf("role %s: %w", roleName, err)
+		}
+		if err := s.store.UnassignUserRole(ctx, userID, r.ID); err != nil {
+			return fmt.Errorf("unassign role %s from user %s: %w", roleName, userID, err)
+		}
+		return nil
+	})
 }
 
 // allowedBy reports whether any of depts allows the role.

@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/gaia-platform/iam/storage"
 )
 
@@ -72,14 +74,20 @@ func (nc NewClient) Validate() error {
 	var v ValidationError
 	if !clientIDPattern.MatchString(nc.ClientID) {
 		v.Add("client_id", "client_id must be letters, digits, '.', '_', '-' (at most 128), starting with a letter or digit")
+	} else if _, err := uuid.Parse(nc.ClientID); err == nil {
+		// A service token's sub is its client_id, a user token's the
+		// user's UUID: a client_id shaped like a UUID could one day equal
+		// a user's id, and a resource server would take one for the other
+		// (RFC 9700 §4.15). uuid.Parse accepts every spelling of one.
+		v.Add("client_id", "client_id must not have the form of a UUID, which is the form of a user id")
 	}
 	checkClientName(&v, nc.Name)
 	if len(nc.GrantTypes) == 0 {
 		v.Add("grant_types", "grant_types is empty: name at least one of %s", strings.Join(grantTypes, ", "))
 	}
-	for _, g := range nc.GrantTypes {
+	for i, g := range nc.GrantTypes {
 		if !slices.Contains(grantTypes, g) {
-			v.Add("grant_types", "unknown grant type %q (want one of %s)", g, strings.Join(grantTypes, ", "))
+			v.Add("grant_types", "grant_types[%d] is not one of %s", i, strings.Join(grantTypes, ", "))
 		}
 	}
 	checkDuplicates(&v, "grant_types", "grant type", nc.GrantTypes)
@@ -104,9 +112,9 @@ func checkClientName(v *ValidationError, name string) {
 }
 
 func checkScopes(v *ValidationError, scopes []string) {
-	for _, s := range scopes {
+	for i, s := range scopes {
 		if !scopeToken.MatchString(s) {
-			v.Add("scopes", "scope %q is not an RFC 6749 scope token", s)
+			v.Add("scopes", "scopes[%d] is not an RFC 6749 scope token", i)
 		}
 	}
 	checkDuplicates(v, "scopes", "scope", scopes)
@@ -119,12 +127,13 @@ func checkAudiences(v *ValidationError, audiences []string) {
 	checkDuplicates(v, "audiences", "audience", audiences)
 }
 
-// checkDuplicates reports each name listed more than once, once.
+// checkDuplicates reports each name listed more than once, once, by the
+// position of its second listing: the detail never quotes the input.
 func checkDuplicates(v *ValidationError, field, kind string, names []string) {
 	seen := map[string]int{}
-	for _, n := range names {
+	for i, n := range names {
 		if seen[n]++; seen[n] == 2 {
-			v.Add(field, "%s %q listed twice", kind, n)
+			v.Add(field, "%s[%d] repeats an earlier %s", field, i, kind)
 		}
 	}
 }
@@ -136,8 +145,9 @@ func checkDuplicates(v *ValidationError, field, kind string, names []string) {
 // client's secret is "".
 //
 // Invalid input is a *ValidationError; a client_id taken is
-// storage.ErrConflict; an unknown role is storage.ErrNotFound naming it.
-func (c *Clients) Create(ctx context.Context, nc NewClient) (*storage.Client, string, error) {
+// storage.ErrConflict; an unknown role is storage.ErrNotFound naming it; a
+// role carrying a permission the actor lacks is a *DelegationError.
+func (c *Clients) Create(ctx context.Context, a Actor, nc NewClient) (*storage.Client, string, error) {
 	if err := nc.Validate(); err != nil {
 		return nil, "", err
 	}
@@ -162,6 +172,9 @@ func (c *Clients) Create(ctx context.Context, nc NewClient) (*storage.Client, st
 			return fmt.Errorf("create client %q: %w", nc.ClientID, err)
 		}
 		for _, name := range nc.Roles {
+			if err := checkGrant(ctx, c.store, a, name); err != nil {
+				return err
+			}
 			if err := c.assignRole(ctx, nc.ClientID, name); err != nil {
 				return err
 			}
@@ -178,18 +191,26 @@ func (c *Clients) Create(ctx context.Context, nc NewClient) (*storage.Client, st
 // RotateSecret replaces a confidential client's secret with a generated one
 // and returns it, once. The old secret stops working at once on this
 // server, and on others when their client cache expires. A public client
-// is an error wrapping ErrPublicClient.
-func (c *Clients) RotateSecret(ctx context.Context, clientID string) (string, error) {
+// is an error wrapping ErrPublicClient. The actor may not rotate the
+// secret of a client holding a permission it lacks (a *DelegationError):
+// the secret is the client's permissions.
+func (c *Clients) RotateSecret(ctx context.Context, a Actor, clientID string) (string, error) {
 	secret, hash, err := c.newSecret(ctx)
 	if err != nil {
 		return "", fmt.Errorf("rotate secret of client %q: %w", clientID, err)
 	}
-	_, err = c.store.UpdateClient(ctx, clientID, func(rec *storage.Client) error {
-		if rec.Public {
-			return fmt.Errorf("rotate secret of client %q: %w", clientID, ErrPublicClient)
+	err = c.store.InTx(ctx, func(ctx context.Context) error {
+		if err := c.mayActOnClient(ctx, a, clientID, false); err != nil {
+			return err
 		}
-		rec.SecretHash = hash
-		return nil
+		_, err := c.store.UpdateClient(ctx, clientID, func(rec *storage.Client) error {
+			if rec.Public {
+				return fmt.Errorf("rotate secret of client %q: %w", clientID, ErrPublicClient)
+			}
+			rec.SecretHash = hash
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return "", err
@@ -234,15 +255,35 @@ func (ch ClientChange) Validate() error {
 }
 
 // Update applies ch to the client in one transaction, with the row locked,
-// and returns the client as stored. An empty change reads the client.
-func (c *Clients) Update(ctx context.Context, clientID string, ch ClientChange) (*storage.Client, error) {
+// and returns the client as stored. An empty change reads the client. The
+// actor may not change its own active flag, nor a client holding a
+// permission it lacks (a *DelegationError).
+func (c *Clients) Update(ctx context.Context, a Actor, clientID string, ch ClientChange) (*storage.Client, error) {
 	if err := ch.Validate(); err != nil {
 		return nil, err
 	}
 	if ch == (ClientChange{}) {
 		return c.Get(ctx, clientID)
 	}
-	rec, err := c.store.UpdateClient(ctx, clientID, func(rec *storage.Client) error {
+	var rec *storage.Client
+	err := c.store.InTx(ctx, func(ctx context.Context) error {
+		if err := c.mayActOnClient(ctx, a, clientID, ch.Active != nil); err != nil {
+			return err
+		}
+		var err error
+		rec, err = c.store.UpdateClient(ctx, clientID, c.applyChange(ch))
+		return err
+	})
+	if err != nil {
+		return nil, err // names the client already
+	}
+	c.log.InfoContext(ctx, "client updated", "client_id", clientID, "active", rec.Active)
+	return rec, nil
+}
+
+// applyChange returns the function that applies ch to a stored client.
+func (c *Clients) applyChange(ch ClientChange) func(rec *storage.Client) error {
+	return func(rec *storage.Client) error {
 		if ch.Name != nil {
 			rec.Name = *ch.Name
 		}
@@ -256,18 +297,18 @@ func (c *Clients) Update(ctx context.Context, clientID string, ch ClientChange) 
 			rec.Audiences = list(*ch.Audiences)
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, err // names the client already
 	}
-	c.log.InfoContext(ctx, "client updated", "client_id", clientID, "active", rec.Active)
-	return rec, nil
 }
 
 // Delete removes the client and its role assignments, and revokes every
-// refresh token issued to it, in one transaction.
-func (c *Clients) Delete(ctx context.Context, clientID string) error {
+// refresh token issued to it, in one transaction. The actor may not
+// delete itself, nor a client holding a permission it lacks (a
+// *DelegationError).
+func (c *Clients) Delete(ctx context.Context, a Actor, clientID string) error {
 	err := c.store.InTx(ctx, func(ctx context.Context) error {
+		if err := c.mayActOnClient(ctx, a, clientID, true); err != nil {
+			return err
+		}
 		if err := c.store.DeleteClient(ctx, clientID); err != nil {
 			return err // names the client already
 		}
@@ -287,9 +328,17 @@ func (c *Clients) Delete(ctx context.Context, clientID string) error {
 
 // AssignRole gives the client a role. An unknown client or role is
 // storage.ErrNotFound; a role the client holds already is
-// storage.ErrConflict.
-func (c *Clients) AssignRole(ctx context.Context, clientID, role string) error {
+// storage.ErrConflict. The actor must hold every permission of the role,
+// may not change its own roles, nor those of a client holding a
+// permission it lacks (a *DelegationError).
+func (c *Clients) AssignRole(ctx context.Context, a Actor, clientID, role string) error {
 	return c.store.InTx(ctx, func(ctx context.Context) error {
+		if err := c.mayActOnClient(ctx, a, clientID, true); err != nil {
+			return err
+		}
+		if err := checkGrant(ctx, c.store, a, role); err != nil {
+			return err
+		}
 		return c.assignRole(ctx, clientID, role)
 	})
 }
@@ -310,16 +359,22 @@ func (c *Clients) assignRole(ctx context.Context, clientID, role string) error {
 }
 
 // UnassignRole takes a role from the client. An unknown client or role, or
-// a role the client does not hold, is storage.ErrNotFound.
-func (c *Clients) UnassignRole(ctx context.Context, clientID, role string) error {
-	r, err := c.store.GetRoleByName(ctx, role)
-	if err != nil {
-		return fmt.Errorf("role %s: %w", role, err)
-	}
-	if err := c.store.UnassignClientRole(ctx, clientID, r.ID); err != nil {
-		return fmt.Errorf("unassign role %s from client %q: %w", role, clientID, err)
-	}
-	return nil
+// a role the client does not hold, is storage.ErrNotFound. The delegation
+// rules are those of changing the client's roles (AssignRole).
+func (c *Clients) UnassignRole(ctx context.Context, a Actor, clientID, role string) error {
+	return c.store.InTx(ctx, func(ctx context.Context) error {
+		if err := c.mayActOnClient(ctx, a, clientID, true); err != nil {
+			return err
+		}
+		r, err := c.store.GetRoleByName(ctx, role)
+		if err != nil {
+			return fmt.Errorf("role %s: %w", role, err)
+		}
+		if err := c.store.UnassignClientRole(ctx, clientID, r.ID); err != nil {
+			return fmt.Errorf("unassign role %s from client %q: %w", role, clientID, err)
+		}
+		return nil
+	})
 }
 
 // Roles returns the names of the client's roles, sorted. An unknown client

@@ -74,7 +74,7 @@ func TestCreateClient(t *testing.T) {
 		catalog(t, store, testRoles, testDepts)
 		clients, h := newClients(t, store)
 
-		svc, secret, err := clients.Create(ctx, rbac.NewClient{
+		svc, secret, err := clients.Create(ctx, rbac.Operator, rbac.NewClient{
 			ClientID:   "inventory-service",
 			Name:       "Inventory service",
 			GrantTypes: []string{"client_credentials"},
@@ -102,7 +102,7 @@ func TestCreateClient(t *testing.T) {
 		}
 
 		// A second client gets another secret.
-		_, other, err := clients.Create(ctx, rbac.NewClient{ClientID: "svc2", Name: "Second", GrantTypes: []string{"client_credentials"}})
+		_, other, err := clients.Create(ctx, rbac.Operator, rbac.NewClient{ClientID: "svc2", Name: "Second", GrantTypes: []string{"client_credentials"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +110,7 @@ func TestCreateClient(t *testing.T) {
 			t.Error("two clients got the same secret")
 		}
 
-		cli, secret, err := clients.Create(ctx, rbac.NewClient{ClientID: "gaia-cli", Name: "CLI", Public: true, GrantTypes: []string{"password", "refresh_token"}})
+		cli, secret, err := clients.Create(ctx, rbac.Operator, rbac.NewClient{ClientID: "gaia-cli", Name: "CLI", Public: true, GrantTypes: []string{"password", "refresh_token"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,12 +121,12 @@ func TestCreateClient(t *testing.T) {
 			t.Errorf("public Create = %+v, want empty lists, not nil", cli)
 		}
 
-		if _, _, err := clients.Create(ctx, rbac.NewClient{ClientID: "gaia-cli", Name: "Again", Public: true, GrantTypes: []string{"password"}}); !errors.Is(err, storage.ErrConflict) {
+		if _, _, err := clients.Create(ctx, rbac.Operator, rbac.NewClient{ClientID: "gaia-cli", Name: "Again", Public: true, GrantTypes: []string{"password"}}); !errors.Is(err, storage.ErrConflict) {
 			t.Errorf("Create with a taken client_id = %v, want ErrConflict", err)
 		}
 
 		// An unknown role fails the whole creation.
-		_, _, err = clients.Create(ctx, rbac.NewClient{ClientID: "orphan", Name: "Orphan", GrantTypes: []string{"client_credentials"}, Roles: []string{"InventoryViewer", "Nobody"}})
+		_, _, err = clients.Create(ctx, rbac.Operator, rbac.NewClient{ClientID: "orphan", Name: "Orphan", GrantTypes: []string{"client_credentials"}, Roles: []string{"InventoryViewer", "Nobody"}})
 		if !errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), "Nobody") {
 			t.Errorf("Create with an unknown role = %v, want ErrNotFound naming the role", err)
 		}
@@ -155,19 +155,19 @@ func TestClientValidation(t *testing.T) {
 		{"name too long", func(c *rbac.NewClient) { c.Name = strings.Repeat("é", 256) }, []string{"name"}, "longer than 255"},
 		{"name not UTF-8", func(c *rbac.NewClient) { c.Name = "\xff" }, []string{"name"}, "UTF-8"},
 		{"no grant types", func(c *rbac.NewClient) { c.GrantTypes = nil }, []string{"grant_types"}, "grant_types is empty"},
-		{"unknown grant type", func(c *rbac.NewClient) { c.GrantTypes = []string{"implicit"} }, []string{"grant_types"}, `unknown grant type "implicit"`},
-		{"authorization_code", func(c *rbac.NewClient) { c.GrantTypes = []string{"password", "authorization_code"} }, []string{"grant_types"}, `unknown grant type "authorization_code"`},
-		{"grant type twice", func(c *rbac.NewClient) { c.GrantTypes = []string{"password", "password"} }, []string{"grant_types"}, `grant type "password" listed twice`},
+		{"unknown grant type", func(c *rbac.NewClient) { c.GrantTypes = []string{"implicit"} }, []string{"grant_types"}, "grant_types[0] is not one of"},
+		{"authorization_code", func(c *rbac.NewClient) { c.GrantTypes = []string{"password", "authorization_code"} }, []string{"grant_types"}, "grant_types[1] is not one of"},
+		{"grant type twice", func(c *rbac.NewClient) { c.GrantTypes = []string{"password", "password"} }, []string{"grant_types"}, "grant_types[1] repeats an earlier grant type"},
 		{"public client_credentials", func(c *rbac.NewClient) { c.Public = true; c.GrantTypes = []string{"client_credentials"} }, []string{"grant_types"}, "needs a confidential client"},
-		{"scope with space", func(c *rbac.NewClient) { c.Scopes = []string{"a b"} }, []string{"scopes"}, `scope "a b" is not an RFC 6749 scope token`},
+		{"scope with space", func(c *rbac.NewClient) { c.Scopes = []string{"a b"} }, []string{"scopes"}, "scopes[0] is not an RFC 6749 scope token"},
 		{"scope with quote", func(c *rbac.NewClient) { c.Scopes = []string{`a"b`} }, []string{"scopes"}, "RFC 6749 scope token"},
 		{"scope with backslash", func(c *rbac.NewClient) { c.Scopes = []string{`a\b`} }, []string{"scopes"}, "RFC 6749 scope token"},
 		{"scope empty", func(c *rbac.NewClient) { c.Scopes = []string{""} }, []string{"scopes"}, "RFC 6749 scope token"},
 		{"scope too long", func(c *rbac.NewClient) { c.Scopes = []string{strings.Repeat("s", 129)} }, []string{"scopes"}, "RFC 6749 scope token"},
-		{"scope twice", func(c *rbac.NewClient) { c.Scopes = []string{"openid", "openid"} }, []string{"scopes"}, `scope "openid" listed twice`},
+		{"scope twice", func(c *rbac.NewClient) { c.Scopes = []string{"openid", "openid"} }, []string{"scopes"}, "scopes[1] repeats an earlier scope"},
 		{"audience empty", func(c *rbac.NewClient) { c.Audiences = []string{""} }, []string{"audiences"}, "audience is empty"},
-		{"audience twice", func(c *rbac.NewClient) { c.Audiences = []string{"gaia", "gaia"} }, []string{"audiences"}, `audience "gaia" listed twice`},
-		{"role twice", func(c *rbac.NewClient) { c.Roles = []string{"InventoryViewer", "InventoryViewer"} }, []string{"roles"}, `role "InventoryViewer" listed twice`},
+		{"audience twice", func(c *rbac.NewClient) { c.Audiences = []string{"gaia", "gaia"} }, []string{"audiences"}, "audiences[1] repeats an earlier audience"},
+		{"role twice", func(c *rbac.NewClient) { c.Roles = []string{"InventoryViewer", "InventoryViewer"} }, []string{"roles"}, "roles[1] repeats an earlier role"},
 		{"every field at once", func(c *rbac.NewClient) {
 			*c = rbac.NewClient{ClientID: "-", Public: true, GrantTypes: []string{"client_credentials", "x"}, Scopes: []string{" "}, Audiences: []string{""}, Roles: []string{"A", "A"}}
 		}, []string{"client_id", "name", "grant_types", "grant_types", "scopes", "audiences", "roles"}, "client_id must be"},
@@ -205,7 +205,7 @@ func TestClientValidation(t *testing.T) {
 		clients, _ := newClients(t, store)
 		nc := valid()
 		nc.GrantTypes = []string{"implicit"}
-		if _, secret, err := clients.Create(context.Background(), nc); !errors.Is(err, rbac.ErrInvalidInput) || secret != "" {
+		if _, secret, err := clients.Create(context.Background(), rbac.Operator, nc); !errors.Is(err, rbac.ErrInvalidInput) || secret != "" {
 			t.Errorf("Create(invalid) = %q, %v; want no secret and ErrInvalidInput", secret, err)
 		}
 		if list, _ := clients.List(context.Background()); len(list) != 0 {
@@ -218,11 +218,11 @@ func TestRotateClientSecret(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, store storage.Store) {
 		ctx := context.Background()
 		clients, h := newClients(t, store)
-		before, old, err := clients.Create(ctx, rbac.NewClient{ClientID: "svc", Name: "Service", GrantTypes: []string{"client_credentials"}})
+		before, old, err := clients.Create(ctx, rbac.Operator, rbac.NewClient{ClientID: "svc", Name: "Service", GrantTypes: []string{"client_credentials"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		secret, err := clients.RotateSecret(ctx, "svc")
+		secret, err := clients.RotateSecret(ctx, rbac.Operator, "svc")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -238,16 +238,16 @@ func TestRotateClientSecret(t *testing.T) {
 			t.Error("the stored hash did not change")
 		}
 
-		if _, _, err := clients.Create(ctx, rbac.NewClient{ClientID: "cli", Name: "CLI", Public: true, GrantTypes: []string{"password"}}); err != nil {
+		if _, _, err := clients.Create(ctx, rbac.Operator, rbac.NewClient{ClientID: "cli", Name: "CLI", Public: true, GrantTypes: []string{"password"}}); err != nil {
 			t.Fatal(err)
 		}
-		if s, err := clients.RotateSecret(ctx, "cli"); !errors.Is(err, rbac.ErrPublicClient) || s != "" {
+		if s, err := clients.RotateSecret(ctx, rbac.Operator, "cli"); !errors.Is(err, rbac.ErrPublicClient) || s != "" {
 			t.Errorf("RotateSecret(public) = %q, %v; want ErrPublicClient", s, err)
 		}
 		if cli, _ := store.GetClient(ctx, "cli"); cli.SecretHash != "" || !cli.Public {
 			t.Errorf("after RotateSecret(public), client = %+v; want it unchanged", cli)
 		}
-		if _, err := clients.RotateSecret(ctx, "nobody"); !errors.Is(err, storage.ErrNotFound) {
+		if _, err := clients.RotateSecret(ctx, rbac.Operator, "nobody"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("RotateSecret(unknown) = %v, want ErrNotFound", err)
 		}
 	})
@@ -257,12 +257,12 @@ func TestUpdateClient(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, store storage.Store) {
 		ctx := context.Background()
 		clients, _ := newClients(t, store)
-		orig, _, err := clients.Create(ctx, rbac.NewClient{ClientID: "web", Name: "Web", GrantTypes: []string{"password"}, Scopes: []string{"openid"}, Audiences: []string{"gaia"}})
+		orig, _, err := clients.Create(ctx, rbac.Operator, rbac.NewClient{ClientID: "web", Name: "Web", GrantTypes: []string{"password"}, Scopes: []string{"openid"}, Audiences: []string{"gaia"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		name, inactive := "Web app", false
-		got, err := clients.Update(ctx, "web", rbac.ClientChange{Name: &name, Active: &inactive})
+		got, err := clients.Update(ctx, rbac.Operator, "web", rbac.ClientChange{Name: &name, Active: &inactive})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,7 +270,7 @@ func TestUpdateClient(t *testing.T) {
 			t.Errorf("Update(name, active) = %+v; want name and active changed, the rest kept", got)
 		}
 		scopes, auds := []string{"openid", "profile"}, []string{}
-		got, err = clients.Update(ctx, "web", rbac.ClientChange{Scopes: &scopes, Audiences: &auds})
+		got, err = clients.Update(ctx, rbac.Operator, "web", rbac.ClientChange{Scopes: &scopes, Audiences: &auds})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,12 +281,12 @@ func TestUpdateClient(t *testing.T) {
 		if stored.Name != name || stored.Active || !slices.Equal(stored.Scopes, scopes) || len(stored.Audiences) != 0 {
 			t.Errorf("stored after Update = %+v", stored)
 		}
-		if got, err := clients.Update(ctx, "web", rbac.ClientChange{}); err != nil || got.Name != name {
+		if got, err := clients.Update(ctx, rbac.Operator, "web", rbac.ClientChange{}); err != nil || got.Name != name {
 			t.Errorf("Update(nothing) = %+v, %v; want the client as stored", got, err)
 		}
 
 		blank, badScopes, badAuds := "", []string{"ok", "no good"}, []string{"x", "x"}
-		_, err = clients.Update(ctx, "web", rbac.ClientChange{Name: &blank, Scopes: &badScopes, Audiences: &badAuds})
+		_, err = clients.Update(ctx, rbac.Operator, "web", rbac.ClientChange{Name: &blank, Scopes: &badScopes, Audiences: &badAuds})
 		var v *rbac.ValidationError
 		if !errors.As(err, &v) || !errors.Is(err, rbac.ErrInvalidInput) || len(v.Fields) != 3 ||
 			v.Fields[0].Field != "name" || v.Fields[1].Field != "scopes" || v.Fields[2].Field != "audiences" {
@@ -295,10 +295,10 @@ func TestUpdateClient(t *testing.T) {
 		if after, _ := clients.Get(ctx, "web"); after.Name != name {
 			t.Errorf("after a refused Update the name is %q, want %q", after.Name, name)
 		}
-		if _, err := clients.Update(ctx, "nobody", rbac.ClientChange{Name: &name}); !errors.Is(err, storage.ErrNotFound) {
+		if _, err := clients.Update(ctx, rbac.Operator, "nobody", rbac.ClientChange{Name: &name}); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("Update(unknown) = %v, want ErrNotFound", err)
 		}
-		if _, err := clients.Update(ctx, "nobody", rbac.ClientChange{}); !errors.Is(err, storage.ErrNotFound) {
+		if _, err := clients.Update(ctx, rbac.Operator, "nobody", rbac.ClientChange{}); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("Update(unknown, nothing) = %v, want ErrNotFound", err)
 		}
 	})
@@ -313,7 +313,7 @@ func TestDeleteAndListClients(t *testing.T) {
 			t.Errorf("List(empty) = %v, %v", list, err)
 		}
 		for _, id := range []string{"zeta", "alpha", "Mid"} {
-			if _, _, err := clients.Create(ctx, rbac.NewClient{ClientID: id, Name: id, GrantTypes: []string{"client_credentials"}, Roles: []string{"Auditor"}}); err != nil {
+			if _, _, err := clients.Create(ctx, rbac.Operator, rbac.NewClient{ClientID: id, Name: id, GrantTypes: []string{"client_credentials"}, Roles: []string{"Auditor"}}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -332,7 +332,7 @@ func TestDeleteAndListClients(t *testing.T) {
 			t.Errorf("List = %v, want sorted by client_id (byte order)", ids)
 		}
 
-		if err := clients.Delete(ctx, "alpha"); err != nil {
+		if err := clients.Delete(ctx, rbac.Operator, "alpha"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := clients.Get(ctx, "alpha"); !errors.Is(err, storage.ErrNotFound) {
@@ -341,14 +341,14 @@ func TestDeleteAndListClients(t *testing.T) {
 		if _, err := clients.Roles(ctx, "alpha"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("Roles after Delete = %v, want ErrNotFound", err)
 		}
-		if err := clients.Delete(ctx, "alpha"); !errors.Is(err, storage.ErrNotFound) {
+		if err := clients.Delete(ctx, rbac.Operator, "alpha"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("Delete twice = %v, want ErrNotFound", err)
 		}
 		if list, _ := clients.List(ctx); len(list) != 2 {
 			t.Errorf("List after Delete = %v, want 2 clients", list)
 		}
 		// The same client_id can be created afresh, with no roles left over.
-		if _, _, err := clients.Create(ctx, rbac.NewClient{ClientID: "alpha", Name: "alpha", GrantTypes: []string{"client_credentials"}}); err != nil {
+		if _, _, err := clients.Create(ctx, rbac.Operator, rbac.NewClient{ClientID: "alpha", Name: "alpha", GrantTypes: []string{"client_credentials"}}); err != nil {
 			t.Fatal(err)
 		}
 		if roles, err := clients.Roles(ctx, "alpha"); err != nil || len(roles) != 0 {
@@ -362,7 +362,7 @@ func TestClientRoles(t *testing.T) {
 		ctx := context.Background()
 		catalog(t, store, testRoles, testDepts)
 		clients, _ := newClients(t, store)
-		if _, _, err := clients.Create(ctx, rbac.NewClient{ClientID: "svc", Name: "Service", GrantTypes: []string{"client_credentials"}}); err != nil {
+		if _, _, err := clients.Create(ctx, rbac.Operator, rbac.NewClient{ClientID: "svc", Name: "Service", GrantTypes: []string{"client_credentials"}}); err != nil {
 			t.Fatal(err)
 		}
 		if roles, err := clients.Roles(ctx, "svc"); err != nil || roles == nil || len(roles) != 0 {
@@ -370,7 +370,7 @@ func TestClientRoles(t *testing.T) {
 		}
 		// No department rule for clients: any role may be held.
 		for _, r := range []string{"PlatformAdmin", "Auditor", "InventoryViewer"} {
-			if err := clients.AssignRole(ctx, "svc", r); err != nil {
+			if err := clients.AssignRole(ctx, rbac.Operator, "svc", r); err != nil {
 				t.Fatalf("AssignRole(%s) = %v", r, err)
 			}
 		}
@@ -380,29 +380,29 @@ func TestClientRoles(t *testing.T) {
 		if g, _ := store.ClientGrants(ctx, "svc"); !slices.Equal(g.Permissions, []string{"iam.audit.read", "iam.user.create", "inventory.read"}) {
 			t.Errorf("ClientGrants permissions = %v", g.Permissions)
 		}
-		if err := clients.AssignRole(ctx, "svc", "Auditor"); !errors.Is(err, storage.ErrConflict) {
+		if err := clients.AssignRole(ctx, rbac.Operator, "svc", "Auditor"); !errors.Is(err, storage.ErrConflict) {
 			t.Errorf("AssignRole(held) = %v, want ErrConflict", err)
 		}
-		if err := clients.AssignRole(ctx, "svc", "Nobody"); !errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), "Nobody") {
+		if err := clients.AssignRole(ctx, rbac.Operator, "svc", "Nobody"); !errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), "Nobody") {
 			t.Errorf("AssignRole(unknown role) = %v, want ErrNotFound naming it", err)
 		}
-		if err := clients.AssignRole(ctx, "nobody", "Auditor"); !errors.Is(err, storage.ErrNotFound) {
+		if err := clients.AssignRole(ctx, rbac.Operator, "nobody", "Auditor"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("AssignRole(unknown client) = %v, want ErrNotFound", err)
 		}
 
-		if err := clients.UnassignRole(ctx, "svc", "PlatformAdmin"); err != nil {
+		if err := clients.UnassignRole(ctx, rbac.Operator, "svc", "PlatformAdmin"); err != nil {
 			t.Fatal(err)
 		}
 		if roles, _ := clients.Roles(ctx, "svc"); !slices.Equal(roles, []string{"Auditor", "InventoryViewer"}) {
 			t.Errorf("Roles after UnassignRole = %v", roles)
 		}
-		if err := clients.UnassignRole(ctx, "svc", "PlatformAdmin"); !errors.Is(err, storage.ErrNotFound) {
+		if err := clients.UnassignRole(ctx, rbac.Operator, "svc", "PlatformAdmin"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("UnassignRole(not held) = %v, want ErrNotFound", err)
 		}
-		if err := clients.UnassignRole(ctx, "svc", "Nobody"); !errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), "Nobody") {
+		if err := clients.UnassignRole(ctx, rbac.Operator, "svc", "Nobody"); !errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), "Nobody") {
 			t.Errorf("UnassignRole(unknown role) = %v, want ErrNotFound naming it", err)
 		}
-		if err := clients.UnassignRole(ctx, "nobody", "Auditor"); !errors.Is(err, storage.ErrNotFound) {
+		if err := clients.UnassignRole(ctx, rbac.Operator, "nobody", "Auditor"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("UnassignRole(unknown client) = %v, want ErrNotFound", err)
 		}
 		if _, err := clients.Roles(ctx, "nobody"); !errors.Is(err, storage.ErrNotFound) {
@@ -452,16 +452,12 @@ func TestUserValidationErrors(t *testing.T) {
 			t.Errorf("NormalizeUsername fields = %v", fields(err))
 		}
 
-		u, err := svc.CreateUser(ctx, rbac.NewUser{Username: "alice"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = svc.SetPassword(ctx, u.ID, "short")
+		_, err := svc.HashPassword(ctx, "short")
 		if got := fields(err); !slices.Equal(got, []string{"password"}) || !errors.Is(err, password.ErrTooShort) {
-			t.Errorf("SetPassword(short) = %v, want a password field error that is ErrTooShort", err)
+			t.Errorf("HashPassword(short) = %v, want a password field error that is ErrTooShort", err)
 		}
 		if err.Error() != "invalid input: password too short" {
-			t.Errorf("SetPassword(short) message = %q", err.Error())
+			t.Errorf("HashPassword(short) message = %q", err.Error())
 		}
 	})
 }

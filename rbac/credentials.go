@@ -11,6 +11,9 @@ const (
 	ReasonNoPassword = "no_password"
 	// ReasonDisabled: the password is right but the user is disabled.
 	ReasonDisabled = "disabled"
+	// ReasonHashRefused: the stored hash is malformed or declares more
+	// cost than the server allows, so it was not checked.
+	ReasonHashRefused = "hash_refused"
 )
 
 // CredentialsError is the error of a failed Authenticate. It is

@@ -17,8 +17,10 @@ type UserChange struct {
 // locked, so concurrent changes of different fields are all kept. Turning
 // a user inactive also revokes every refresh token they hold, in the same
 // transaction: a disabled user keeps no session. It returns the user as
-// stored and how many sessions were revoked.
-func (s *Service) UpdateUser(ctx context.Context, id string, ch UserChange) (*storage.User, int, error) {
+// stored and how many sessions were revoked. The actor may not change its
+// own active flag, nor change a user holding a permission it lacks (a
+// *DelegationError).
+func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, ch UserChange) (*storage.User, int, error) {
 	if ch.Email != nil {
 		if err := checkEmail(*ch.Email); err != nil {
 			return nil, 0, err
@@ -29,6 +31,12 @@ func (s *Service) UpdateUser(ctx context.Context, id string, ch UserChange) (*st
 		revoked int
 	)
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.lockUser(ctx, id); err != nil {
+			return err
+		}
+		if err := s.mayActOnUser(ctx, a, id, ch.Active != nil); err != nil {
+			return err
+		}
 		var err error
 		u, err = s.store.UpdateUser(ctx, id, func(u *storage.User) error {
 			if ch.Email != nil {
@@ -61,30 +69,46 @@ func (s *Service) UpdateUser(ctx context.Context, id string, ch UserChange) (*st
 // tokens: they can neither log in nor refresh. Access tokens already
 // issued live out their short lifetime. It returns how many sessions were
 // revoked.
-func (s *Service) DisableUser(ctx context.Context, id string) (*storage.User, int, error) {
+func (s *Service) DisableUser(ctx context.Context, a Actor, id string) (*storage.User, int, error) {
 	inactive := false
-	return s.UpdateUser(ctx, id, UserChange{Active: &inactive})
+	return s.UpdateUser(ctx, a, id, UserChange{Active: &inactive})
 }
 
 // Logout revokes every refresh token of the user and returns how many
 // sessions that ended. The user's access tokens stay valid until they
-// expire: resource servers verify them offline.
-func (s *Service) Logout(ctx context.Context, id string) (int, error) {
-	if _, err := s.store.GetUser(ctx, id); err != nil {
-		return 0, fmt.Errorf("user %s: %w", id, err)
-	}
-	n, err := s.store.RevokeSubjectTokens(ctx, id, s.now())
+// expire: resource servers verify them offline. The actor may not log out
+// a user holding a permission it lacks (a *DelegationError).
+func (s *Service) Logout(ctx context.Context, a Actor, id string) (int, error) {
+	var n int
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.lockUser(ctx, id); err != nil {
+			return err
+		}
+		if err := s.mayActOnUser(ctx, a, id, false); err != nil {
+			return err
+		}
+		var err error
+		if n, err = s.store.RevokeSubjectTokens(ctx, id, s.now()); err != nil {
+			return fmt.Errorf("revoke sessions of user %s: %w", id, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return 0, fmt.Errorf("revoke sessions of user %s: %w", id, err)
+		return 0, err
 	}
 	return n, nil
 }
 
 // DeleteUser revokes the user's sessions and deletes the user with their
-// memberships and role assignments, in one transaction.
-func (s *Service) DeleteUser(ctx context.Context, id string) error {
+// memberships and role assignments, in one transaction. The actor may not
+// delete itself (that would end its own active flag too), nor a user
+// holding a permission it lacks (a *DelegationError).
+func (s *Service) DeleteUser(ctx context.Context, a Actor, id string) error {
 	return s.store.InTx(ctx, func(ctx context.Context) error {
 		if err := s.lockUser(ctx, id); err != nil {
+			return err
+		}
+		if err := s.mayActOnUser(ctx, a, id, true); err != nil {
 			return err
 		}
 		if _, err := s.store.RevokeSubjectTokens(ctx, id, s.now()); err != nil {

@@ -8,6 +8,7 @@
 package rbac
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -69,16 +70,28 @@ func (e *DependentRolesError) Error() string {
 // Is makes errors.Is(err, ErrRolesDependOnDepartment) hold.
 func (e *DependentRolesError) Is(target error) bool { return target == ErrRolesDependOnDepartment }
 
+// PasswordHasher hashes and verifies user passwords; *password.Hasher is
+// the one the server uses.
+type PasswordHasher interface {
+	Hash(ctx context.Context, pw string) (string, error)
+	Verify(ctx context.Context, encoded, pw string) (ok, needsRehash bool, err error)
+	// VerifyNothing spends the time of a Verify, for a login that has no
+	// hash to verify against.
+	VerifyNothing(ctx context.Context, pw string) error
+}
+
+var _ PasswordHasher = (*password.Hasher)(nil)
+
 // Service applies the domain rules on top of a store.
 type Service struct {
 	store  storage.Store
-	hasher *password.Hasher
+	hasher PasswordHasher
 	log    *slog.Logger
 	now    func() time.Time
 }
 
 // New returns a Service. hasher hashes and verifies user passwords.
-func New(store storage.Store, hasher *password.Hasher, log *slog.Logger) (*Service, error) {
+func New(store storage.Store, hasher PasswordHasher, log *slog.Logger) (*Service, error) {
 	if store == nil || hasher == nil || log == nil {
 		return nil, errors.New("rbac.New: store, hasher and log are required")
 	}

@@ -111,7 +111,7 @@ func TestAssignRole(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		err = svc.AssignRole(ctx, u.ID, "InventoryViewer")
+		err = svc.AssignRole(ctx, rbac.Operator, u.ID, "InventoryViewer")
 		var notAllowed *rbac.RoleNotAllowedError
 		if !errors.As(err, &notAllowed) || !errors.Is(err, rbac.ErrRoleNotAllowed) {
 			t.Fatalf("AssignRole with no department = %v, want *RoleNotAllowedError", err)
@@ -120,13 +120,13 @@ func TestAssignRole(t *testing.T) {
 			t.Errorf("error = %q, want it to name the user, the role and that there is no department", got)
 		}
 
-		if err := svc.AddDepartment(ctx, u.ID, "SECURITY"); err != nil {
+		if err := svc.AddDepartment(ctx, rbac.Operator, u.ID, "SECURITY"); err != nil {
 			t.Fatal(err)
 		}
-		if err := svc.AddDepartment(ctx, u.ID, "INVENTORY"); err != nil {
+		if err := svc.AddDepartment(ctx, rbac.Operator, u.ID, "INVENTORY"); err != nil {
 			t.Fatal(err)
 		}
-		err = svc.AssignRole(ctx, u.ID, "PlatformAdmin")
+		err = svc.AssignRole(ctx, rbac.Operator, u.ID, "PlatformAdmin")
 		if !errors.As(err, &notAllowed) {
 			t.Fatalf("AssignRole(PlatformAdmin) = %v, want *RoleNotAllowedError", err)
 		}
@@ -138,17 +138,17 @@ func TestAssignRole(t *testing.T) {
 		}
 
 		for _, role := range []string{"InventoryManager", "Auditor"} {
-			if err := svc.AssignRole(ctx, u.ID, role); err != nil {
+			if err := svc.AssignRole(ctx, rbac.Operator, u.ID, role); err != nil {
 				t.Errorf("AssignRole(%s) = %v, want nil (a department allows it)", role, err)
 			}
 		}
-		if err := svc.AssignRole(ctx, u.ID, "InventoryManager"); !errors.Is(err, storage.ErrConflict) {
+		if err := svc.AssignRole(ctx, rbac.Operator, u.ID, "InventoryManager"); !errors.Is(err, storage.ErrConflict) {
 			t.Errorf("AssignRole twice = %v, want ErrConflict", err)
 		}
-		if err := svc.AssignRole(ctx, u.ID, "NoSuchRole"); !errors.Is(err, storage.ErrNotFound) {
+		if err := svc.AssignRole(ctx, rbac.Operator, u.ID, "NoSuchRole"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("AssignRole(unknown role) = %v, want ErrNotFound", err)
 		}
-		if err := svc.AssignRole(ctx, "01890000-0000-7000-8000-000000000000", "Auditor"); !errors.Is(err, storage.ErrNotFound) {
+		if err := svc.AssignRole(ctx, rbac.Operator, "01890000-0000-7000-8000-000000000000", "Auditor"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("AssignRole(unknown user) = %v, want ErrNotFound", err)
 		}
 		g, err := svc.Resolve(ctx, u.ID)
@@ -168,18 +168,18 @@ func TestRemoveDepartment(t *testing.T) {
 		svc := newService(t, store)
 		u, _ := svc.CreateUser(ctx, rbac.NewUser{Username: "carol"})
 		for _, d := range []string{"INVENTORY", "PLATFORM"} {
-			if err := svc.AddDepartment(ctx, u.ID, d); err != nil {
+			if err := svc.AddDepartment(ctx, rbac.Operator, u.ID, d); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for _, r := range []string{"InventoryViewer", "InventoryManager", "PlatformAdmin"} {
-			if err := svc.AssignRole(ctx, u.ID, r); err != nil {
+			if err := svc.AssignRole(ctx, rbac.Operator, u.ID, r); err != nil {
 				t.Fatal(err)
 			}
 		}
 
 		// InventoryViewer is also allowed by PLATFORM; InventoryManager is not.
-		_, err := svc.RemoveDepartment(ctx, u.ID, "INVENTORY", false)
+		_, err := svc.RemoveDepartment(ctx, rbac.Operator, u.ID, "INVENTORY", false)
 		var dep *rbac.DependentRolesError
 		if !errors.As(err, &dep) || !slices.Equal(dep.Roles, []string{"InventoryManager"}) {
 			t.Fatalf("RemoveDepartment(no cascade) = %v, want DependentRolesError{InventoryManager}", err)
@@ -188,7 +188,7 @@ func TestRemoveDepartment(t *testing.T) {
 			t.Errorf("after a refused removal the user is in %d departments, want 2 (nothing written)", len(depts))
 		}
 
-		removed, err := svc.RemoveDepartment(ctx, u.ID, "INVENTORY", true)
+		removed, err := svc.RemoveDepartment(ctx, rbac.Operator, u.ID, "INVENTORY", true)
 		if err != nil || !slices.Equal(removed, []string{"InventoryManager"}) {
 			t.Fatalf("RemoveDepartment(cascade) = %v, %v; want [InventoryManager], nil", removed, err)
 		}
@@ -196,7 +196,7 @@ func TestRemoveDepartment(t *testing.T) {
 		if want := []string{"InventoryViewer", "PlatformAdmin"}; !slices.Equal(g.Roles, want) {
 			t.Errorf("roles after cascade = %v, want %v", g.Roles, want)
 		}
-		if _, err := svc.RemoveDepartment(ctx, u.ID, "SECURITY", false); !errors.Is(err, storage.ErrNotFound) {
+		if _, err := svc.RemoveDepartment(ctx, rbac.Operator, u.ID, "SECURITY", false); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("RemoveDepartment(not a member) = %v, want ErrNotFound", err)
 		}
 	})
@@ -208,10 +208,10 @@ func TestResolveDeduplicates(t *testing.T) {
 		catalog(t, store, testRoles, testDepts)
 		svc := newService(t, store)
 		u, _ := svc.CreateUser(ctx, rbac.NewUser{Username: "dave"})
-		_ = svc.AddDepartment(ctx, u.ID, "INVENTORY")
-		_ = svc.AddDepartment(ctx, u.ID, "PLATFORM")
+		_ = svc.AddDepartment(ctx, rbac.Operator, u.ID, "INVENTORY")
+		_ = svc.AddDepartment(ctx, rbac.Operator, u.ID, "PLATFORM")
 		for _, r := range []string{"PlatformAdmin", "InventoryManager", "InventoryViewer"} {
-			if err := svc.AssignRole(ctx, u.ID, r); err != nil {
+			if err := svc.AssignRole(ctx, rbac.Operator, u.ID, r); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -358,13 +358,13 @@ func TestAssignAndRemoveRace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := svc.AddDepartment(ctx, u.ID, "SECURITY"); err != nil {
+			if err := svc.AddDepartment(ctx, rbac.Operator, u.ID, "SECURITY"); err != nil {
 				t.Fatal(err)
 			}
 			var wg sync.WaitGroup
 			wg.Add(2)
-			go func() { defer wg.Done(); _ = svc.AssignRole(ctx, u.ID, "Auditor") }()
-			go func() { defer wg.Done(); _, _ = svc.RemoveDepartment(ctx, u.ID, "SECURITY", false) }()
+			go func() { defer wg.Done(); _ = svc.AssignRole(ctx, rbac.Operator, u.ID, "Auditor") }()
+			go func() { defer wg.Done(); _, _ = svc.RemoveDepartment(ctx, rbac.Operator, u.ID, "SECURITY", false) }()
 			wg.Wait()
 			roles, _ := store.UserRoles(ctx, u.ID)
 			depts, _ := store.UserDepartments(ctx, u.ID)
@@ -421,11 +421,11 @@ func BenchmarkResolve(b *testing.B) {
 				catalog(b, store, roles, map[string][]string{"DEPT": names})
 				svc := newService(b, store)
 				u, _ := svc.CreateUser(ctx, rbac.NewUser{Username: "bench"})
-				if err := svc.AddDepartment(ctx, u.ID, "DEPT"); err != nil {
+				if err := svc.AddDepartment(ctx, rbac.Operator, u.ID, "DEPT"); err != nil {
 					b.Fatal(err)
 				}
 				for _, n := range names {
-					if err := svc.AssignRole(ctx, u.ID, n); err != nil {
+					if err := svc.AssignRole(ctx, rbac.Operator, u.ID, n); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -18,13 +18,28 @@ type NewUser struct {
 	Password string
 }
 
-// CreateUser validates and stores a new, active user. The username is
-// normalized (NormalizeUsername); a taken one is storage.ErrConflict.
-// Invalid input is a *ValidationError listing every bad field.
-func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*storage.User, error) {
+// PreparedUser is a NewUser checked, its username normalized and its
+// password hashed: all that CreateUser does before it writes. Only
+// PrepareUser makes one.
+type PreparedUser struct {
+	user storage.User
+}
+
+// Username is the normalized username.
+func (p *PreparedUser) Username() string { return p.user.Username }
+
+// PrepareUser validates nu and hashes its password. Call it before opening
+// the transaction AddUser runs in: an argon2id hash takes tens of
+// milliseconds, and on SQLite a transaction that writes holds the one
+// write turn of the whole database for as long as it lasts. Invalid input
+// is a *ValidationError listing every bad field.
+func (s *Service) PrepareUser(ctx context.Context, nu NewUser) (*PreparedUser, error) {
 	var v ValidationError
 	username, err := NormalizeUsername(nu.Username)
 	v.merge(err)
+	if err == nil {
+		v.merge(checkScript(username))
+	}
 	v.merge(checkEmail(nu.Email))
 	if nu.Password != "" {
 		if err := password.CheckPolicy(nu.Password); err != nil {
@@ -34,16 +49,44 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*storage.User, er
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	u := &storage.User{Username: username, Email: nu.Email, Active: true}
+	p := &PreparedUser{user: storage.User{Username: username, Email: nu.Email, Active: true}}
 	if nu.Password != "" {
-		if u.PasswordHash, err = s.hasher.Hash(ctx, nu.Password); err != nil {
+		if p.user.PasswordHash, err = s.hasher.Hash(ctx, nu.Password); err != nil {
 			return nil, fmt.Errorf("hash password of %q: %w", username, err)
 		}
 	}
-	if err := s.store.CreateUser(ctx, u); err != nil {
-		return nil, fmt.Errorf("create user %q: %w", username, err)
+	return p, nil
+}
+
+// AddUser stores a prepared user, active. A username taken is
+// storage.ErrConflict; one confusable with a stored username (the same
+// UTS #39 skeleton) is a *ValidationError. The user holds nothing yet, so
+// no rule of delegation applies.
+func (s *Service) AddUser(ctx context.Context, p *PreparedUser) (*storage.User, error) {
+	u := p.user // a prepared user may be added again after a rollback
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.checkNotConfusable(ctx, u.Username); err != nil {
+			return err
+		}
+		if err := s.store.CreateUser(ctx, &u); err != nil {
+			return fmt.Errorf("create user %q: %w", u.Username, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return u, nil
+	return &u, nil
+}
+
+// CreateUser is PrepareUser then AddUser, for a caller that holds no
+// transaction open.
+func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*storage.User, error) {
+	p, err := s.PrepareUser(ctx, nu)
+	if err != nil {
+		return nil, err
+	}
+	return s.AddUser(ctx, p)
 }
 
 func checkEmail(email string) error {
@@ -52,7 +95,7 @@ func checkEmail(email string) error {
 	}
 	a, err := mail.ParseAddress(email)
 	if err != nil || a.Address != email || len(email) > 254 {
-		return invalidField("email", "email %q is not a plain address", email)
+		return invalidField("email", "email is not a plain address")
 	}
 	return nil
 }
@@ -82,7 +125,13 @@ func (s *Service) Authenticate(ctx context.Context, username, pw string) (*stora
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, u.PasswordHash, pw)
-	if err != nil && !errors.Is(err, password.ErrMalformedHash) {
+	if errors.Is(err, password.ErrMalformedHash) || errors.Is(err, password.ErrHashTooCostly) {
+		// Not the caller's doing, and nothing they may learn: a failed
+		// login that costs the usual hash, and a line for the operator.
+		s.log.ErrorContext(ctx, "stored password hash refused", "user_id", u.ID, "error", err)
+		return nil, s.fail(ctx, pw, &CredentialsError{UserID: u.ID, Reason: ReasonHashRefused})
+	}
+	if err != nil {
 		return nil, fmt.Errorf("authenticate %q: %w", u.ID, err)
 	}
 	if !ok {
@@ -122,20 +171,56 @@ func (s *Service) rehash(ctx context.Context, u *storage.User, pw string) {
 	}
 }
 
-// SetPassword replaces a user's password after checking the policy.
-func (s *Service) SetPassword(ctx context.Context, userID, pw string) error {
+// PasswordHash is a password checked against the policy and hashed:
+// what SetPassword stores. Only HashPassword makes one.
+type PasswordHash struct {
+	phc string
+}
+
+// HashPassword checks pw against the policy and hashes it. Like
+// PrepareUser, call it before a transaction opens.
+func (s *Service) HashPassword(ctx context.Context, pw string) (PasswordHash, error) {
 	if err := password.CheckPolicy(pw); err != nil {
-		return invalidBecause("password", err)
+		return PasswordHash{}, invalidBecause("password", err)
 	}
 	h, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
-		return fmt.Errorf("hash password of %s: %w", userID, err)
+		return PasswordHash{}, fmt.Errorf("hash password: %w", err)
 	}
-	if _, err := s.store.UpdateUser(ctx, userID, func(u *storage.User) error {
-		u.PasswordHash = h
+	return PasswordHash{phc: h}, nil
+}
+
+// SetPassword replaces a user's password with h and ends every session of
+// theirs, in one transaction: whoever held the old password (the reason it
+// is reset, often) keeps no refresh token. It returns how many sessions
+// ended. The actor may not act on a user holding a permission it lacks
+// (a *DelegationError).
+func (s *Service) SetPassword(ctx context.Context, a Actor, userID string, h PasswordHash) (int, error) {
+	if h.phc == "" {
+		return 0, errors.New("set password: no hash (use HashPassword)")
+	}
+	var revoked int
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.lockUser(ctx, userID); err != nil {
+			return err
+		}
+		if err := s.mayActOnUser(ctx, a, userID, false); err != nil {
+			return err
+		}
+		if _, err := s.store.UpdateUser(ctx, userID, func(u *storage.User) error {
+			u.PasswordHash = h.phc
+			return nil
+		}); err != nil {
+			return fmt.Errorf("set password of %s: %w", userID, err)
+		}
+		var err error
+		if revoked, err = s.store.RevokeSubjectTokens(ctx, userID, s.now()); err != nil {
+			return fmt.Errorf("revoke sessions of user %s: %w", userID, err)
+		}
 		return nil
-	}); err != nil {
-		return fmt.Errorf("set password of %s: %w", userID, err)
+	})
+	if err != nil {
+		return 0, err
 	}
-	return nil
+	return revoked, nil
 }

@@ -12,8 +12,9 @@ type FieldError struct {
 	// "client_id", "grant_types".
 	Field string
 	// Detail says what is wrong in a sentence that reads on its own
-	// ("email \"x\" is not a plain address"), so that it can be shown with
-	// or without the field name.
+	// ("email is not a plain address"), so that it can be shown with or
+	// without the field name. It never quotes the value: the admin API
+	// shows it to whoever sent it, and logs may keep it.
 	Detail string
 }
 

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/gaia-platform/iam/discovery"
 	"github.com/gaia-platform/iam/oauth"
@@ -20,8 +19,7 @@ type pinger interface {
 
 // routes lists every HTTP path the server answers.
 func routes(db pinger, o *oauth.Server, d *discovery.Handler, adminAPI http.Handler, log *slog.Logger) http.Handler {
-	r := chi.NewRouter()
-	r.Use(middleware.Recoverer)
+	r := chi.NewRouter() // hygiene, around it, recovers panics
 	r.Get("/healthz", healthz)
 	r.Get("/readyz", readyz(db, log).ServeHTTP)
 

@@ -11,11 +11,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"time"
 
 	"github.com/gaia-platform/iam/audit"
 	"github.com/gaia-platform/iam/claims"
+	"github.com/gaia-platform/iam/clientip"
 	"github.com/gaia-platform/iam/discovery"
 	"github.com/gaia-platform/iam/oauth"
 	"github.com/gaia-platform/iam/oauth/guard"
@@ -51,6 +51,21 @@ type Config struct {
 	// LoginClock is login protection's clock; nil means time.Now. Tests
 	// set it to step through lock delays without sleeping.
 	LoginClock func() time.Time
+	// SeedCascade lets the seed remove the user role assignments it breaks
+	// (seed.ErrBreaksAssignments); without it such a seed is refused.
+	SeedCascade bool
+	// PasswordHasher hashes user passwords; nil is argon2id with OWASP's
+	// parameters, one hash per core at a time.
+	PasswordHasher rbac.PasswordHasher
+	// Hashing bounds password hashing; zero fields take the password
+	// package's defaults.
+	Hashing password.Config
+	// TrustedProxies are the CIDRs (or addresses) of the reverse proxies
+	// whose ForwardedHeader is believed; none: the peer is the client.
+	TrustedProxies []string
+	// ForwardedHeader is clientip.XForwardedFor (the default) or
+	// clientip.Forwarded.
+	ForwardedHeader string
 }
 
 // Server is a ready-to-serve Gaia IAM.
@@ -62,6 +77,7 @@ type Server struct {
 	store   storage.Store
 	audit   *audit.Recorder
 	guard   *guard.Guard
+	hasher  *password.Hasher
 	log     *slog.Logger
 }
 
@@ -77,23 +93,34 @@ type Domain struct {
 	Clients       *rbac.Clients
 	Seeder        *seed.Seeder
 	ClientSecrets *oauth.SecretHasher
+	Passwords     *password.Hasher
 	// Guard is login protection with the default policy: enough to unlock
 	// accounts and change the block list.
 	Guard *guard.Guard
 }
 
-// NewDomain builds the domain over store. kek keys the client secrets.
+// NewDomain builds the domain over store, hashing passwords with the
+// default bounds. kek keys the client secrets.
 func NewDomain(store storage.Store, kek []byte, log *slog.Logger) (*Domain, error) {
+	return newDomain(store, kek, password.Config{}, nil, log)
+}
+
+// newDomain is NewDomain with the hashing bounds and, for tests, a hasher
+// that wraps or replaces the bounded one (nil: the bounded one).
+func newDomain(store storage.Store, kek []byte, hashing password.Config, override rbac.PasswordHasher, log *slog.Logger) (*Domain, error) {
 	clientKey, err := derive(kek, "gaia-iam client secrets v1")
 	if err != nil {
 		return nil, err
 	}
-	// One argon2id hash per core at a time bounds memory at 19 MiB × cores.
-	hasher, err := password.NewHasher(password.OWASP(), runtime.NumCPU())
+	hasher, err := password.New(hashing)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("password hashing: %w", err)
 	}
-	svc, err := rbac.New(store, hasher, log)
+	var rh rbac.PasswordHasher = hasher
+	if override != nil {
+		rh = override
+	}
+	svc, err := rbac.New(store, rh, log)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +140,7 @@ func NewDomain(store storage.Store, kek []byte, log *slog.Logger) (*Domain, erro
 	if err != nil {
 		return nil, err
 	}
-	return &Domain{RBAC: svc, Clients: clients, Seeder: seeder, ClientSecrets: clientSecrets, Guard: g}, nil
+	return &Domain{RBAC: svc, Clients: clients, Seeder: seeder, ClientSecrets: clientSecrets, Passwords: hasher, Guard: g}, nil
 }
 
 // NewGuard builds login protection over store, its names keyed with a key
@@ -135,11 +162,26 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 	if cfg.Seed == nil {
 		return nil, errors.New("server: a seed is required")
 	}
-	d, err := NewDomain(store, cfg.KEK, log)
+	header := cfg.ForwardedHeader
+	if header == "" {
+		header = clientip.XForwardedFor
+	}
+	proxies, err := clientip.New(cfg.TrustedProxies, header)
 	if err != nil {
 		return nil, err
 	}
-	res, err := d.Seeder.Apply(ctx, cfg.Seed)
+	d, err := newDomain(store, cfg.KEK, cfg.Hashing, cfg.PasswordHasher, log)
+	if err != nil {
+		return nil, err
+	}
+	st := d.Passwords.Stats()
+	log.InfoContext(ctx, "password hashing bounded", "concurrency", st.Limit,
+		"memory_kib_per_hash", d.Passwords.Params().Memory, "max_wait", d.Passwords.MaxWait().String())
+	apply := d.Seeder.Apply
+	if cfg.SeedCascade {
+		apply = d.Seeder.ApplyCascading
+	}
+	res, err := apply(ctx, cfg.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -188,12 +230,16 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 		_ = rec.Close(ctx)
 		return nil, err
 	}
-	return &Server{handler: routes(store, o, disco, adminAPI, log), ring: ring, rbac: d.RBAC, seeded: res, store: store, audit: rec, guard: g, log: log}, nil
+	h := routes(store, o, disco, adminAPI, log)
+	h = proxies.Handler(hygiene(h, log))
+	return &Server{handler: h, ring: ring, rbac: d.RBAC, seeded: res, store: store, audit: rec, hasher: d.Passwords, guard: g, log: log}, nil
 }
 
 // newAdmin builds the admin API. Its tokens are verified by the same
 // claims.Verifier services use, fed the key ring's JWKS in process rather
-// than over HTTP; they must be for the default audience.
+// than over HTTP; they must be for the default audience. Then the OAuth
+// server's liveness rule, the one introspection and userinfo use, decides
+// whether the token is still live.
 func newAdmin(ctx context.Context, cfg Config, store storage.Store, d *Domain, ring *keys.Ring, rec *audit.Recorder, o *oauth.Server, g *guard.Guard, log *slog.Logger) (http.Handler, error) {
 	v, err := claims.NewVerifier(ctx, claims.VerifierConfig{
 		Issuer:   cfg.Issuer,
@@ -209,6 +255,7 @@ func newAdmin(ctx context.Context, cfg Config, store storage.Store, d *Domain, r
 	}
 	api, err := admin.New(admin.Config{
 		Verifier:      v,
+		Liveness:      o,
 		Users:         d.RBAC,
 		Clients:       d.Clients,
 		Store:         store,
@@ -274,6 +321,10 @@ func (s *Server) Close(ctx context.Context) error { return s.audit.Close(ctx) }
 // Seeded reports what reconciling the seed did, including generated
 // passwords to show the operator once.
 func (s *Server) Seeded() seed.Result { return s.seeded }
+
+// PasswordStats reports how many password hashes ran at once, at most and
+// now, and how many were refused for want of a slot.
+func (s *Server) PasswordStats() password.Stats { return s.hasher.Stats() }
 
 // RBAC is the domain service the server uses.
 func (s *Server) RBAC() *rbac.Service { return s.rbac }

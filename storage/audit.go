@@ -100,7 +100,7 @@ func PrepareAudit(e AuditEvent, now time.Time) (AuditEvent, []byte, error) {
 		case len(f.s) > f.max:
 			return e, nil, fmt.Errorf("%w: %s of %d bytes, want at most %d", ErrInvalid, f.name, len(f.s), f.max)
 		}
-		if err := checkText(f.name, f.s); err != nil {
+		if err := CheckText(f.name, f.s); err != nil {
 			return e, nil, err
 		}
 	}
@@ -161,7 +161,7 @@ func (f AuditFilter) Check() (AuditFilter, error) {
 		{"target id", f.TargetID},
 		{"outcome", f.Outcome},
 	} {
-		if err := checkText(v.name, v.s); err != nil {
+		if err := CheckText(v.name, v.s); err != nil {
 			return f, err
 		}
 	}

@@ -101,7 +101,7 @@ func CheckThrottleKey(key string) error {
 	if key == "" || len(key) > MaxThrottleKeyLen {
 		return fmt.Errorf("%w: throttle key of %d bytes, want 1 to %d", ErrInvalid, len(key), MaxThrottleKeyLen)
 	}
-	return checkText("throttle key", key)
+	return CheckText("throttle key", key)
 }
 
 // PrepareThrottle returns t as UpdateThrottle stores it under key: its
@@ -134,7 +134,7 @@ func PrepareBlock(b Block, now time.Time) (Block, error) {
 	if len(b.Reason) > MaxBlockReasonLen {
 		return b, fmt.Errorf("%w: reason of %d bytes, want at most %d", ErrInvalid, len(b.Reason), MaxBlockReasonLen)
 	}
-	if err := checkText("reason", b.Reason); err != nil {
+	if err := CheckText("reason", b.Reason); err != nil {
 		return b, err
 	}
 	var err error

@@ -127,7 +127,7 @@ func (f UserFilter) Check() (UserFilter, error) {
 		{"role", f.Role},
 		{"cursor", f.After},
 	} {
-		if err := checkText(v.name, v.s); err != nil {
+		if err := CheckText(v.name, v.s); err != nil {
 			return f, err
 		}
 	}
@@ -145,10 +145,10 @@ func listLimit(n int) (int, error) {
 	return n, nil
 }
 
-// checkText reports, wrapping ErrInvalid, a string that is not valid UTF-8
+// CheckText reports, wrapping ErrInvalid, a string that is not valid UTF-8
 // or holds a NUL byte: PostgreSQL's text refuses both, SQLite's keeps them,
 // so either would read back differently from the two backends.
-func checkText(name, s string) error {
+func CheckText(name, s string) error {
 	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
 		return fmt.Errorf("%w: %s is not UTF-8 text without NUL", ErrInvalid, name)
 	}

@@ -21,11 +21,11 @@ import (
 const (
 	webSecret     = servertest.WebSecret
 	serviceSecret = servertest.ServiceSecret
-	adminPassword = servertest.AdminPassword
 	userPassword  = servertest.UserPassword
 )
 
-// extraUsers are added to the example seed: a viewer and a manager.
+// extraUsers are added to the example seed: a viewer, a manager and an
+// auditor (who holds IAM permissions, none of the inventory's).
 const extraUsers = `
   - username: viewer
     email: viewer@example.com
@@ -37,6 +37,11 @@ const extraUsers = `
     password_env: USER_PASSWORD
     departments: [INVENTORY]
     roles: [InventoryManager]
+  - username: auditor
+    email: auditor@example.com
+    password_env: USER_PASSWORD
+    departments: [SECURITY]
+    roles: [SecurityAuditor]
 `
 
 // startIAM serves a real Gaia IAM in-process on SQLite and returns its
@@ -94,7 +99,7 @@ func TestService(t *testing.T) {
 	}
 	viewer := userToken(t, issuer, "viewer", userPassword)
 	manager := userToken(t, issuer, "manager", userPassword)
-	admin := userToken(t, issuer, "admin", adminPassword)
+	auditor := userToken(t, issuer, "auditor", userPassword)
 
 	call := func(method, path, token, body string) (int, http.Header, string) {
 		t.Helper()
@@ -133,7 +138,7 @@ func TestService(t *testing.T) {
 		{"service reads", "GET", "/items", svcTok.AccessToken, "", 200, ""},
 		{"service cannot delete", "DELETE", "/items/1", svcTok.AccessToken, "", 403,
 			`Bearer realm="inventory", error="insufficient_scope", scope="inventory.write"`},
-		{"admin has no inventory permission", "GET", "/items", admin, "", 403,
+		{"an auditor has no inventory permission", "GET", "/items", auditor, "", 403,
 			`Bearer realm="inventory", error="insufficient_scope", scope="inventory.read"`},
 		{"manager replaces", "PUT", "/items/1", manager, `{"name":"bolt M6","quantity":5}`, 200, ""},
 		{"bad item", "POST", "/items", manager, `{"name":"","quantity":-1}`, 400, ""},

@@ -72,7 +72,7 @@ func clientCreate(ctx context.Context, args []string, s sys) error {
 	)
 	err = op.store.InTx(ctx, func(ctx context.Context) error {
 		var err error
-		if c, secret, err = op.domain.Clients.Create(ctx, nc); err != nil {
+		if c, secret, err = op.domain.Clients.Create(ctx, rbac.Operator, nc); err != nil {
 			return err
 		}
 		details := map[string]string{"public": strconv.FormatBool(c.Public)}
@@ -118,7 +118,7 @@ func clientRotateSecret(ctx context.Context, args []string, s sys) error {
 	var secret string
 	err = op.store.InTx(ctx, func(ctx context.Context) error {
 		var err error
-		if secret, err = op.domain.Clients.RotateSecret(ctx, clientID); err != nil {
+		if secret, err = op.domain.Clients.RotateSecret(ctx, rbac.Operator, clientID); err != nil {
 			return err
 		}
 		return op.audit(ctx, audit.ActionClientSecretRotate, audit.TargetClient, clientID, nil)

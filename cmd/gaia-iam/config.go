@@ -33,6 +33,11 @@ type Config struct {
 	// holding it. With neither, a development key file is created.
 	KEK     string
 	KEKFile string
+	// SeedCascade lets serve and seed remove the user role assignments a
+	// seed breaks; without it such a seed is refused.
+	SeedCascade bool
+	// Limits bound connections, hashing and the database pool.
+	Limits Limits
 	// Login is login protection's policy.
 	Login guard.Policy
 }
@@ -55,6 +60,7 @@ var settings = []setting{
 	{"key-encryption-key-file", "GAIA_KEY_ENCRYPTION_KEY_FILE", "", "file holding the key-encryption key (mode 0600); default: a development key in gaia-data/kek"},
 	{"key-refresh-interval", "GAIA_KEY_REFRESH_INTERVAL", "15s", "how often a server reloads the signing keys, so a rotation elsewhere reaches it"},
 	{"client-cache-ttl", "GAIA_CLIENT_CACHE_TTL", "2s", "how long a server trusts a client it read (disable, secret rotation and role changes reach it within this); 0 to read every time"},
+	{"seed-cascade", "GAIA_SEED_CASCADE", "false", "let the seed remove the user role assignments it breaks (a department no longer allows the role); without it such a seed is refused"},
 	{"shutdown-timeout", "GAIA_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests get on SIGINT/SIGTERM"},
 	{"log-level", "GAIA_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "GAIA_LOG_FORMAT", "text", "text or json"},
@@ -75,8 +81,8 @@ var settings = []setting{
 func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagSet)) (Config, error) {
 	fs := flag.NewFlagSet("gaia-iam "+command, flag.ContinueOnError)
 	fs.SetOutput(s.stderr)
-	values := make(map[string]*string, len(settings))
-	for _, st := range settings {
+	values := make(map[string]*string, len(settings)+len(limitSettings))
+	for _, st := range append(settings[:len(settings):len(settings)], limitSettings...) {
 		def := st.def
 		if v := s.getenv(st.env); v != "" {
 			def = v
@@ -125,6 +131,11 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 	} else {
 		cfg.ClientCacheTTL = d
 	}
+	if b, err := strconv.ParseBool(*values["seed-cascade"]); err != nil {
+		errs = append(errs, fmt.Errorf("--seed-cascade: %q is neither true nor false", *values["seed-cascade"]))
+	} else {
+		cfg.SeedCascade = b
+	}
 	errs = append(errs, parseLogin(values, &cfg.Login)...)
 	if err := cfg.LogLevel.UnmarshalText([]byte(*values["log-level"])); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level: %w", err))
@@ -146,6 +157,12 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 	}
 	if cfg.AccessTokenTTL > cfg.RefreshTokenTTL {
 		errs = append(errs, errors.New("--access-token-ttl is longer than --refresh-token-ttl"))
+	}
+	errs = append(errs, readLimits(values, &cfg.Limits)...)
+	if u, err := withPostgresLimits(cfg.DatabaseURL, cfg.Limits); err != nil {
+		errs = append(errs, err)
+	} else {
+		cfg.DatabaseURL = u
 	}
 	return cfg, errors.Join(errs...)
 }

@@ -56,8 +56,16 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 			return nil
 		}
 		fmt.Fprintf(s.stdout, "seed: %d changes would be applied (dry run, nothing written):\n", len(changes))
+		broken := 0
 		for _, c := range changes {
 			fmt.Fprintln(s.stdout, c)
+			if c.Cascade {
+				broken++
+			}
+		}
+		if broken > 0 && !cfg.SeedCascade {
+			fmt.Fprintf(s.stdout, "seed: %d role assignments would be left allowed by none of the user's departments: "+
+				"serve and seed refuse this seed unless %s\n", broken, cascadeHow)
 		}
 		return nil
 	}
@@ -65,9 +73,13 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 	if _, err := migrateLogged(ctx, store, log); err != nil {
 		return err
 	}
-	res, err := d.Seeder.Apply(ctx, file)
+	apply := d.Seeder.Apply
+	if cfg.SeedCascade {
+		apply = d.Seeder.ApplyCascading
+	}
+	res, err := apply(ctx, file)
 	if err != nil {
-		return err
+		return cascadeHint(err)
 	}
 	if len(res.Changes) == 0 {
 		fmt.Fprintln(s.stdout, "seed: up to date, no changes")
@@ -79,4 +91,17 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 	}
 	printGenerated(s.stdout, res.Generated)
 	return nil
+}
+
+// cascadeHow tells the operator how to let a seed remove the assignments
+// it breaks.
+const cascadeHow = "--seed-cascade is given (or GAIA_SEED_CASCADE=true), which removes them"
+
+// cascadeHint adds to a seed refused for the assignments it breaks how to
+// apply it anyway.
+func cascadeHint(err error) error {
+	if errors.Is(err, seed.ErrBreaksAssignments) {
+		return fmt.Errorf("%w\nthe seed is refused unless %s", err, cascadeHow)
+	}
+	return err
 }

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"time"
+	"net/url"
+	"strings"
 
 	"github.com/gaia-platform/iam/rbac/seed"
 	"github.com/gaia-platform/iam/server"
@@ -26,11 +27,17 @@ func serve(ctx context.Context, args []string, s sys) error {
 	if err != nil {
 		return err
 	}
+	// Each step that waits on the database says so first, so that a
+	// database that accepts connections and never answers shows in the log
+	// as what serve is waiting for (bounded by the connect and statement
+	// timeouts), not as silence.
+	log.InfoContext(ctx, "waiting for the database", databaseAttrs(cfg)...)
 	store, err := openStore(ctx, cfg.DatabaseURL, log)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	log.InfoContext(ctx, "database connected; migrating the schema (waits for another server migrating)")
 	if _, err := migrateLogged(ctx, store, log); err != nil {
 		return err
 	}
@@ -38,6 +45,7 @@ func serve(ctx context.Context, args []string, s sys) error {
 	if err != nil {
 		return err
 	}
+	log.InfoContext(ctx, "reconciling the seed and loading the signing keys")
 	gaia, err := server.New(ctx, server.Config{
 		Issuer:          cfg.Issuer,
 		AccessTokenTTL:  cfg.AccessTokenTTL,
@@ -49,9 +57,13 @@ func serve(ctx context.Context, args []string, s sys) error {
 		KEK:             kek,
 		Seed:            file,
 		Login:           cfg.Login,
+		SeedCascade:     cfg.SeedCascade,
+		Hashing:         cfg.Limits.Hashing,
+		TrustedProxies:  cfg.Limits.TrustedProxies,
+		ForwardedHeader: cfg.Limits.ForwardedHeader,
 	}, store, log)
 	if err != nil {
-		return err
+		return cascadeHint(err)
 	}
 	printGenerated(s.stdout, gaia.Seeded().Generated)
 	go gaia.Run(ctx)
@@ -69,14 +81,8 @@ func serve(ctx context.Context, args []string, s sys) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           gaia.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    32 << 10,
-	}
+	srv := &http.Server{Handler: gaia.Handler()}
+	cfg.Limits.HTTP.Apply(srv)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
@@ -97,4 +103,18 @@ func serve(ctx context.Context, args []string, s sys) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// databaseAttrs says which database serve waits for and how long it will
+// wait, without the URL's password.
+func databaseAttrs(cfg Config) []any {
+	if path, ok := strings.CutPrefix(cfg.DatabaseURL, "sqlite:"); ok {
+		return []any{"backend", "sqlite", "path", path}
+	}
+	attrs := []any{"backend", "postgres", "connect_timeout", cfg.Limits.DatabaseConnectTimeout.String(),
+		"statement_timeout", cfg.Limits.DatabaseStatementTimeout.String()}
+	if u, err := url.Parse(cfg.DatabaseURL); err == nil {
+		attrs = append(attrs, "host", u.Host, "database", strings.TrimPrefix(u.Path, "/"))
+	}
+	return attrs
 }

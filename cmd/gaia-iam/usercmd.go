@@ -72,12 +72,17 @@ func userCreate(ctx context.Context, args []string, s sys) error {
 		return err
 	}
 	defer op.close(ctx)
+	// Hashed before the transaction opens (see rbac.Service.PrepareUser).
+	prepared, err := op.domain.RBAC.PrepareUser(ctx, rbac.NewUser{Username: username, Email: email, Password: pw})
+	if err != nil {
+		return err
+	}
 	var u *storage.User
 	// One transaction: a department or role the rule refuses leaves no
 	// half-made user behind, and no audit event of it.
 	err = op.store.InTx(ctx, func(ctx context.Context) error {
 		var err error
-		if u, err = op.domain.RBAC.CreateUser(ctx, rbac.NewUser{Username: username, Email: email, Password: pw}); err != nil {
+		if u, err = op.domain.RBAC.AddUser(ctx, prepared); err != nil {
 			if errors.Is(err, storage.ErrConflict) {
 				return fmt.Errorf("user %q exists already: %w", username, err)
 			}
@@ -88,7 +93,7 @@ func userCreate(ctx context.Context, args []string, s sys) error {
 		}
 		// The events the admin API would record for the same steps.
 		for _, code := range depts {
-			if err := op.domain.RBAC.AddDepartment(ctx, u.ID, code); err != nil {
+			if err := op.domain.RBAC.AddDepartment(ctx, rbac.Operator, u.ID, code); err != nil {
 				return err
 			}
 			if err := op.audit(ctx, audit.ActionUserDepartmentAdd, audit.TargetUser, u.ID, map[string]string{"department": code}); err != nil {
@@ -96,7 +101,7 @@ func userCreate(ctx context.Context, args []string, s sys) error {
 			}
 		}
 		for _, r := range roles {
-			if err := op.domain.RBAC.AssignRole(ctx, u.ID, r); err != nil {
+			if err := op.domain.RBAC.AssignRole(ctx, rbac.Operator, u.ID, r); err != nil {
 				return err
 			}
 			if err := op.audit(ctx, audit.ActionUserRoleAssign, audit.TargetUser, u.ID, map[string]string{"role": r}); err != nil {
@@ -144,16 +149,23 @@ func userSetPassword(ctx context.Context, args []string, s sys) error {
 	if err != nil {
 		return err
 	}
+	// Hashed before the transaction opens (see rbac.Service.PrepareUser).
+	h, err := op.domain.RBAC.HashPassword(ctx, pw)
+	if err != nil {
+		return err
+	}
+	var revoked int
 	err = op.store.InTx(ctx, func(ctx context.Context) error {
-		if err := op.domain.RBAC.SetPassword(ctx, u.ID, pw); err != nil {
+		var err error
+		if revoked, err = op.domain.RBAC.SetPassword(ctx, rbac.Operator, u.ID, h); err != nil {
 			return err
 		}
-		return op.audit(ctx, audit.ActionUserPasswordSet, audit.TargetUser, u.ID, nil)
+		return op.audit(ctx, audit.ActionUserPasswordSet, audit.TargetUser, u.ID, map[string]string{"revoked_sessions": strconv.Itoa(revoked)})
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(s.stdout, "password of user %q set\n", u.Username)
+	fmt.Fprintf(s.stdout, "password of user %q set; %d sessions ended\n", u.Username, revoked)
 	if !u.Active {
 		fmt.Fprintf(s.stdout, "note: user %q is disabled and cannot log in until enabled\n", u.Username)
 	}
@@ -187,7 +199,7 @@ func userDisable(ctx context.Context, args []string, s sys) error {
 	var revoked int
 	err = op.store.InTx(ctx, func(ctx context.Context) error {
 		var err error
-		if _, revoked, err = op.domain.RBAC.DisableUser(ctx, u.ID); err != nil {
+		if _, revoked, err = op.domain.RBAC.DisableUser(ctx, rbac.Operator, u.ID); err != nil {
 			return err
 		}
 		return op.audit(ctx, audit.ActionUserDisable, audit.TargetUser, u.ID, map[string]string{"revoked_sessions": strconv.Itoa(revoked)})

@@ -285,10 +285,23 @@ func TestUserSetPassword(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, o *operatorTest) {
 		o.mustRun("old password here\n", "user", "create", "--username", "alice", "--password-stdin")
 		alice := o.user("alice")
+		// A session of alice's: a token family with one refresh token.
+		f := &storage.TokenFamily{ClientID: "gaia-web", Subject: alice.ID}
+		if err := o.store.CreateRefreshToken(t.Context(), f, &storage.RefreshToken{
+			Signature: "sig-a1", ExpiresAt: time.Now().Add(time.Hour), Request: []byte("{}"),
+		}); err != nil {
+			t.Fatal(err)
+		}
 
 		r := o.mustRun("new password here\n", "user", "set-password", "--username", "ALICE", "--password-stdin")
 		if strings.Contains(r.stdout+r.stderr, "new password here") {
 			t.Errorf("the password read from stdin was printed:\n%s%s", r.stdout, r.stderr)
+		}
+		if !strings.Contains(r.stdout, "1 sessions ended") {
+			t.Errorf("stdout = %q, want it to say 1 session ended", r.stdout)
+		}
+		if rt, f, err := o.store.GetRefreshToken(t.Context(), "sig-a1"); err != nil || rt.Active || f.RevokedAt.IsZero() {
+			t.Errorf("alice's session after set-password = %+v, %+v, %v; want it revoked", rt, f, err)
 		}
 		o.checkLogin("alice", "new password here", true)
 		o.checkLogin("alice", "old password here", false)
@@ -298,7 +311,7 @@ func TestUserSetPassword(t *testing.T) {
 		o.checkLogin("alice", pw, true)
 		o.checkLogin("alice", "new password here", false)
 		o.checkAudit(o.audit("user.", alice.ID)[1:], "user", alice.ID,
-			[2]string{"user.password.set", ""}, [2]string{"user.password.set", ""})
+			[2]string{"user.password.set", "revoked_sessions=1"}, [2]string{"user.password.set", "revoked_sessions=0"})
 
 		for _, tc := range []struct {
 			name, stdin string

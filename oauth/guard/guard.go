@@ -29,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gaia-platform/iam/clientip"
 	"github.com/gaia-platform/iam/storage"
 )
 
@@ -154,14 +155,10 @@ func (g *Guard) nameKey(kind, name string) string {
 	return kind + ":" + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// AddressKey is the key of the counts of an address: an IPv4 address, or
-// the /64 of an IPv6 one, which one host or customer usually holds whole.
+// AddressKey is the key of the counts of an address: its clientip.Group,
+// the address for IPv4 and its /64 for IPv6.
 func AddressKey(a netip.Addr) string {
-	a = a.Unmap().WithZone("")
-	if a.Is6() {
-		return "address:" + netip.PrefixFrom(a, 64).Masked().String()
-	}
-	return "address:" + a.String()
+	return "address:" + clientip.Group(a).String()
 }
 
 // Attempt is one credential check: the source address (invalid when not

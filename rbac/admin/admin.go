@@ -45,9 +45,6 @@ type Store interface {
 	ListPermissions(ctx context.Context) ([]storage.Permission, error)
 	ListDepartments(ctx context.Context) ([]storage.Department, error)
 	ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error)
-	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
-	GetTokenFamily(ctx context.Context, id string) (*storage.TokenFamily, error)
-	GetClient(ctx context.Context, clientID string) (*storage.Client, error)
 }
 
 // Auditor writes audit events. Write joins the transaction in ctx; Flush
@@ -61,6 +58,8 @@ type Auditor interface {
 type Config struct {
 	// Verifier checks the bearer tokens, as any Gaia service would.
 	Verifier *claims.Verifier
+	// Liveness decides, after the verifier, whether a token is still live.
+	Liveness Liveness
 	Users    *rbac.Service
 	Clients  *rbac.Clients
 	Store    Store
@@ -76,6 +75,7 @@ type Config struct {
 // API serves the admin endpoints.
 type API struct {
 	verifier      *claims.Verifier
+	liveness      Liveness
 	users         *rbac.Service
 	clients       *rbac.Clients
 	store         Store
@@ -87,15 +87,15 @@ type API struct {
 
 // New checks cfg and returns the API.
 func New(cfg Config) (*API, error) {
-	if cfg.Verifier == nil || cfg.Users == nil || cfg.Clients == nil || cfg.Store == nil || cfg.Audit == nil || cfg.Security == nil || cfg.Log == nil {
-		return nil, errors.New("admin.New: verifier, users, clients, store, audit, security and log are required")
+	if cfg.Verifier == nil || cfg.Liveness == nil || cfg.Users == nil || cfg.Clients == nil || cfg.Store == nil || cfg.Audit == nil || cfg.Security == nil || cfg.Log == nil {
+		return nil, errors.New("admin.New: verifier, liveness, users, clients, store, audit, security and log are required")
 	}
 	changed := cfg.ClientChanged
 	if changed == nil {
 		changed = func(string) {}
 	}
 	return &API{
-		verifier: cfg.Verifier, users: cfg.Users, clients: cfg.Clients, store: cfg.Store,
+		verifier: cfg.Verifier, liveness: cfg.Liveness, users: cfg.Users, clients: cfg.Clients, store: cfg.Store,
 		audit: cfg.Audit, clientChanged: changed, security: cfg.Security, log: cfg.Log,
 	}, nil
 }
@@ -166,7 +166,7 @@ func (a *API) Handler() http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(authn, a.current)
 		for _, rt := range a.routes() {
-			r.With(withRoute(rt), claims.RequirePermission(rt.permission)).
+			r.With(withRoute(rt), claims.RequirePermission(rt.permission), a.textOnly(rt)).
 				Method(rt.method, rt.pattern, a.serve(rt.handle))
 		}
 	})
@@ -202,4 +202,19 @@ func serveDocument(w http.ResponseWriter, _ *http.Request) {
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
 	_, _ = w.Write(Document)
+}
+
+// actor is the caller of the request as the domain's delegation rules see
+// it, its permissions read from the store in the transaction ctx carries.
+// The token's own permissions may be up to its lifetime old: a role taken
+// away since must not keep its power here.
+func (a *API) actor(ctx context.Context) (rbac.Actor, error) {
+	acc, ok := claims.FromContext(ctx)
+	if !ok {
+		return rbac.Actor{}, errors.New("admin: no verified token in the request")
+	}
+	if acc.Type == claims.Service {
+		return a.users.ServiceActor(ctx, acc.Subject)
+	}
+	return a.users.UserActor(ctx, acc.Subject)
 }

@@ -69,12 +69,16 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 	}
 	var out NewClientSecret
 	err := a.change(r, audit.TargetClient, in.ClientID, func(ctx context.Context, ev *storage.AuditEvent) error {
-		c, secret, err := a.clients.Create(ctx, rbac.NewClient{
+		actor, err := a.actor(ctx)
+		if err != nil {
+			return err
+		}
+		c, secret, err := a.clients.Create(ctx, actor, rbac.NewClient{
 			ClientID: in.ClientID, Name: in.Name, Public: in.Public,
 			GrantTypes: in.GrantTypes, Scopes: in.Scopes, Audiences: in.Audiences, Roles: in.Roles,
 		})
 		if errors.Is(err, storage.ErrConflict) {
-			return problem(http.StatusConflict, KindConflict, "client_id %s is taken", strconv.Quote(in.ClientID))
+			return problem(http.StatusConflict, KindConflict, "the client_id is taken")
 		}
 		if err != nil {
 			return err
@@ -147,7 +151,11 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) error {
 				ev.Action = audit.ActionClientDisable
 			}
 		}
-		c, err := a.clients.Update(ctx, id, rbac.ClientChange{
+		actor, err := a.actor(ctx)
+		if err != nil {
+			return err
+		}
+		c, err := a.clients.Update(ctx, actor, id, rbac.ClientChange{
 			Name: in.Name, Active: in.Active, Scopes: in.Scopes, Audiences: in.Audiences,
 		})
 		if err != nil {
@@ -171,7 +179,11 @@ func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err := a.change(r, audit.TargetClient, id, func(ctx context.Context, _ *storage.AuditEvent) error {
-		return a.clients.Delete(ctx, id)
+		actor, err := a.actor(ctx)
+		if err != nil {
+			return err
+		}
+		return a.clients.Delete(ctx, actor, id)
 	})
 	if err != nil {
 		return err
@@ -190,8 +202,11 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	}
 	var secret string
 	err := a.change(r, audit.TargetClient, id, func(ctx context.Context, _ *storage.AuditEvent) error {
-		var err error
-		secret, err = a.clients.RotateSecret(ctx, id)
+		actor, err := a.actor(ctx)
+		if err != nil {
+			return err
+		}
+		secret, err = a.clients.RotateSecret(ctx, actor, id)
 		return err
 	})
 	if err != nil {
@@ -210,7 +225,7 @@ func (a *API) unassignClientRole(w http.ResponseWriter, r *http.Request) error {
 	return a.clientRole(w, r, a.clients.UnassignRole)
 }
 
-func (a *API) clientRole(w http.ResponseWriter, r *http.Request, op func(ctx context.Context, clientID, role string) error) error {
+func (a *API) clientRole(w http.ResponseWriter, r *http.Request, op func(ctx context.Context, actor rbac.Actor, clientID, role string) error) error {
 	id, name := chi.URLParam(r, "client_id"), chi.URLParam(r, "name")
 	if err := noBody(r); err != nil {
 		return err
@@ -220,9 +235,13 @@ func (a *API) clientRole(w http.ResponseWriter, r *http.Request, op func(ctx con
 		if _, err := a.clients.Get(ctx, id); err != nil {
 			return err
 		}
-		err := op(ctx, id, name)
+		actor, err := a.actor(ctx)
+		if err != nil {
+			return err
+		}
+		err = op(ctx, actor, id, name)
 		if errors.Is(err, storage.ErrConflict) {
-			return problem(http.StatusConflict, KindConflict, "client %s already holds role %s", id, name)
+			return problem(http.StatusConflict, KindConflict, "the client already holds the role")
 		}
 		return err
 	})

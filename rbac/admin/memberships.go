@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/gaia-platform/iam/audit"
+	"github.com/gaia-platform/iam/rbac"
 	"github.com/gaia-platform/iam/storage"
 )
 
@@ -82,13 +83,13 @@ func userHeld[S, T any](a *API, w http.ResponseWriter, r *http.Request,
 }
 
 func (a *API) addDepartment(w http.ResponseWriter, r *http.Request) error {
-	return a.grantUser(w, r, "code", "department", a.users.AddDepartment, "the user is already in department %s")
+	return a.grantUser(w, r, "code", "department", a.users.AddDepartment, "the user is already in the department")
 }
 
 // grantUser gives the user the department or role named by the path
 // parameter param, with op; a pair that exists is a 409 saying held.
 func (a *API) grantUser(w http.ResponseWriter, r *http.Request, param, detail string,
-	op func(ctx context.Context, userID, name string) error, held string,
+	op func(ctx context.Context, actor rbac.Actor, userID, name string) error, held string,
 ) error {
 	id, err := userID(r)
 	if err != nil {
@@ -100,9 +101,13 @@ func (a *API) grantUser(w http.ResponseWriter, r *http.Request, param, detail st
 	name := chi.URLParam(r, param)
 	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
 		ev.Details = map[string]string{detail: name}
-		err := op(ctx, id, name)
+		actor, err := a.actor(ctx)
+		if err != nil {
+			return err
+		}
+		err = op(ctx, actor, id, name)
 		if errors.Is(err, storage.ErrConflict) {
-			return problem(http.StatusConflict, KindConflict, held, name)
+			return problem(http.StatusConflict, KindConflict, "%s", held)
 		}
 		return err
 	})
@@ -138,8 +143,11 @@ func (a *API) removeDepartment(w http.ResponseWriter, r *http.Request) error {
 	var removed []string
 	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
 		ev.Details = map[string]string{"department": code}
-		var err error
-		removed, err = a.users.RemoveDepartment(ctx, id, code, cascade != nil && *cascade)
+		actor, err := a.actor(ctx)
+		if err != nil {
+			return err
+		}
+		removed, err = a.users.RemoveDepartment(ctx, actor, id, code, cascade != nil && *cascade)
 		if err != nil {
 			return err
 		}
@@ -163,7 +171,7 @@ func (a *API) userRoles(w http.ResponseWriter, r *http.Request) error {
 // assignRole gives the user a role under the department rule: refused
 // with 422, naming the rule, when none of the user's departments allows it.
 func (a *API) assignRole(w http.ResponseWriter, r *http.Request) error {
-	return a.grantUser(w, r, "name", "role", a.users.AssignRole, "the user already holds role %s")
+	return a.grantUser(w, r, "name", "role", a.users.AssignRole, "the user already holds the role")
 }
 
 func (a *API) unassignRole(w http.ResponseWriter, r *http.Request) error {
@@ -177,10 +185,11 @@ func (a *API) unassignRole(w http.ResponseWriter, r *http.Request) error {
 	name := chi.URLParam(r, "name")
 	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
 		ev.Details = map[string]string{"role": name}
-		if _, err := a.store.GetUser(ctx, id); err != nil {
+		actor, err := a.actor(ctx)
+		if err != nil {
 			return err
 		}
-		return a.users.UnassignRole(ctx, id, name)
+		return a.users.UnassignRole(ctx, actor, id, name)
 	})
 	if err != nil {
 		return err

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
+	"github.com/gaia-platform/iam/outage"
+	"github.com/gaia-platform/iam/password"
 	"github.com/gaia-platform/iam/rbac"
 	"github.com/gaia-platform/iam/storage"
 )
@@ -32,6 +35,13 @@ const (
 	KindTooLarge         = "payload-too-large"
 	KindMediaType        = "unsupported-media-type"
 	KindInternal         = "internal"
+	// KindDelegation: the change would give or touch permissions the
+	// caller does not hold; missing_permissions names them.
+	KindDelegation = "delegation"
+	// KindSelfChange: the caller would change its own roles, departments
+	// or active flag, which only another administrator may do.
+	KindSelfChange  = "self-change"
+	KindUnavailable = "unavailable"
 )
 
 var problemTitles = map[string]string{
@@ -47,6 +57,9 @@ var problemTitles = map[string]string{
 	KindTooLarge:         "Payload too large",
 	KindMediaType:        "Unsupported media type",
 	KindInternal:         "Internal error",
+	KindDelegation:       "Not yours to delegate",
+	KindSelfChange:       "No one changes their own grants",
+	KindUnavailable:      "Service unavailable",
 }
 
 // FieldError names one invalid field of a request.
@@ -70,6 +83,7 @@ type Problem struct {
 	Role               string       `json:"role,omitempty"`                // role-not-allowed
 	Departments        []string     `json:"departments,omitzero"`          // role-not-allowed
 	RequiredPermission string       `json:"required_permission,omitempty"` // forbidden
+	MissingPermissions []string     `json:"missing_permissions,omitzero"`  // delegation, self-change
 }
 
 // Error makes a *Problem an error a handler can return.
@@ -95,14 +109,17 @@ func invalid(field, detail string) *Problem {
 }
 
 // toProblem maps an error from the domain or the store to the problem the
-// client sees. Only the kinds a client can act on carry the error's text;
-// anything unexpected is an internal error whose cause goes to the log.
+// client sees. A detail never quotes what the client sent (it may be
+// anything, and a problem is shown and logged); the members it concerns
+// are named instead. Anything unexpected is an internal error whose cause
+// goes to the log.
 func toProblem(err error) *Problem {
 	var (
 		p   *Problem
 		ve  *rbac.ValidationError
 		rna *rbac.RoleNotAllowedError
 		dep *rbac.DependentRolesError
+		del *rbac.DelegationError
 	)
 	switch {
 	case errors.As(err, &p):
@@ -114,32 +131,44 @@ func toProblem(err error) *Problem {
 		}
 		return p
 	case errors.As(err, &rna):
-		p := problem(http.StatusUnprocessableEntity, KindRoleNotAllowed, "%s", rna.Error())
+		p := problem(http.StatusUnprocessableEntity, KindRoleNotAllowed,
+			"none of the user's departments (see departments) allows the role")
 		p.Role, p.Departments = rna.Role, nonNil(rna.Departments)
 		return p
 	case errors.As(err, &dep):
 		p := problem(http.StatusConflict, KindDependentRoles,
-			"%s; retry with cascade=true to unassign them too", dep.Error())
+			"the user holds roles (see roles) that only this department allows; retry with cascade=true to unassign them too")
 		p.Roles = dep.Roles
 		return p
+	case errors.As(err, &del):
+		return delegationProblem(del)
 	case errors.Is(err, rbac.ErrPublicClient):
 		return problem(http.StatusConflict, KindConflict, "a public client has no secret")
 	case errors.Is(err, rbac.ErrInvalidInput), errors.Is(err, storage.ErrInvalid):
-		return invalid("body", err.Error())
+		// Defence in depth: the edge (textOnly, decode) and the domain's
+		// validation name the field; a bound only the store enforces is
+		// still the client's fault, though it cannot be traced to a field.
+		return problem(http.StatusBadRequest, KindMalformed, "the request holds a value outside what the server can store")
 	case errors.Is(err, storage.ErrNotFound):
-		return problem(http.StatusNotFound, KindNotFound, "%s does not exist", subject(err))
+		return problem(http.StatusNotFound, KindNotFound, "the %s does not exist", subject(err))
 	case errors.Is(err, storage.ErrConflict):
-		return problem(http.StatusConflict, KindConflict, "%s conflicts with what is stored", subject(err))
+		return problem(http.StatusConflict, KindConflict, "the change conflicts with what is stored")
 	}
 	return nil
 }
 
-// subject is what a wrapped domain error is about: the text before its
-// first colon ("role InventoryViewer: get role: not found" → "role
-// InventoryViewer"). Domain errors start with what they address.
+// subject is what a wrapped domain error is about, without its name: the
+// first word of the text before its first colon ("role InventoryViewer:
+// get role: not found" → "role"), when that is a kind of record the API
+// manages. Domain errors start with what they address.
 func subject(err error) string {
 	s, _, _ := strings.Cut(err.Error(), ":")
-	return s
+	word, _, _ := strings.Cut(s, " ")
+	switch word {
+	case "user", "client", "role", "department", "permission":
+		return word
+	}
+	return "user, client, role or department the request names"
 }
 
 func fieldsSummary(n int) string {
@@ -170,6 +199,14 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 // with the request's method and route, and answered 500 with no detail.
 func (a *API) writeError(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) {
 	p := toProblem(err)
+	// The database down, or every password hashing slot taken past the
+	// wait: the server's state, not the request's fault.
+	if p == nil && (outage.Is(err) || errors.Is(err, password.ErrBusy)) {
+		a.log.LogAttrs(ctx, slog.LevelError, "admin request failed: temporarily unavailable",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+		w.Header().Set("Retry-After", strconv.Itoa(outage.RetryAfter))
+		p = problem(http.StatusServiceUnavailable, KindUnavailable, "the server is temporarily unable to handle the request; try again later")
+	}
 	if p == nil {
 		a.log.LogAttrs(ctx, slog.LevelError, "admin request failed",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
@@ -186,4 +223,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// delegationProblem is the 403 of a change the domain's delegation rules
+// refuse. The detail names what was refused, never the principal's id.
+func delegationProblem(e *rbac.DelegationError) *Problem {
+	var p *Problem
+	switch e.Reason {
+	case rbac.ReasonSelf:
+		p = problem(http.StatusForbidden, KindSelfChange,
+			"no one changes their own roles, departments or active flag; ask another administrator")
+	case rbac.ReasonGrant:
+		p = problem(http.StatusForbidden, KindDelegation,
+			"the role carries permissions you do not hold: %s", strings.Join(e.Missing, ", "))
+	default:
+		p = problem(http.StatusForbidden, KindDelegation,
+			"the principal holds permissions you do not hold: %s", strings.Join(e.Missing, ", "))
+	}
+	p.MissingPermissions = nonNil(e.Missing)
+	return p
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/gaia-platform/iam/audit"
+	"github.com/gaia-platform/iam/rbac"
 	"github.com/gaia-platform/iam/storage"
 )
 
@@ -35,24 +36,21 @@ type Unlocked struct {
 // unlockUser lifts login protection's lock of a user, temporary or
 // permanent, and forgets their failures.
 func (a *API) unlockUser(w http.ResponseWriter, r *http.Request) error {
-	id, err := userID(r)
-	if err != nil {
-		return err
-	}
-	if err := noBody(r); err != nil {
-		return err
-	}
 	var had bool
-	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
+	err := a.userAction(r, func(ctx context.Context, actor rbac.Actor, id string) (map[string]string, error) {
+		// Lifting a lock acts on the user: the caller's permissions must
+		// cover theirs, as for a logout (rbac's rules of delegation).
+		if err := a.users.MayActOnUser(ctx, actor, id); err != nil {
+			return nil, err
+		}
 		u, err := a.store.GetUser(ctx, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if had, err = a.security.Unlock(ctx, u.Username); err != nil {
-			return err
+			return nil, err
 		}
-		ev.Details = map[string]string{"had_failures": strconv.FormatBool(had)}
-		return nil
+		return map[string]string{"had_failures": strconv.FormatBool(had)}, nil
 	})
 	if err != nil {
 		return err
@@ -135,10 +133,10 @@ func (a *API) createBlock(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteBlock(w http.ResponseWriter, r *http.Request) error {
-	raw := chi.URLParam(r, "id")
-	id, ok := storage.CanonicalID(raw)
+	id, ok := storage.CanonicalID(chi.URLParam(r, "id"))
 	if !ok {
-		return problem(http.StatusNotFound, KindNotFound, "block %s: not found", strconv.Quote(raw))
+		// Not quoted: nothing a caller sent is echoed back.
+		return problem(http.StatusNotFound, KindNotFound, "the block does not exist")
 	}
 	if err := noBody(r); err != nil {
 		return err

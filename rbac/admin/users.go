@@ -45,10 +45,9 @@ type Items[T any] struct {
 
 // userID is the {id} of the path, or a 404 when it cannot name a user.
 func userID(r *http.Request) (string, error) {
-	raw := chi.URLParam(r, "id")
-	id, ok := storage.CanonicalID(raw)
+	id, ok := storage.CanonicalID(chi.URLParam(r, "id"))
 	if !ok {
-		return "", problem(http.StatusNotFound, KindNotFound, "user %s: not found", strconv.Quote(raw))
+		return "", problem(http.StatusNotFound, KindNotFound, "the user does not exist")
 	}
 	return id, nil
 }
@@ -64,10 +63,16 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
+	// Hashed before the transaction opens (see rbac.Service.PrepareUser);
+	// a refusal is still audited by change.
+	prepared, perr := a.users.PrepareUser(r.Context(), rbac.NewUser{Username: in.Username, Email: in.Email, Password: in.Password})
 	var u *storage.User
 	err := a.change(r, audit.TargetUser, "", func(ctx context.Context, ev *storage.AuditEvent) error {
+		if perr != nil {
+			return perr
+		}
 		var err error
-		u, err = a.users.CreateUser(ctx, rbac.NewUser{Username: in.Username, Email: in.Email, Password: in.Password})
+		u, err = a.users.AddUser(ctx, prepared)
 		if errors.Is(err, storage.ErrConflict) {
 			return problem(http.StatusConflict, KindConflict, "the username is taken")
 		}
@@ -162,11 +167,12 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
 				ev.Action = audit.ActionUserDisable
 			}
 		}
-		var (
-			revoked int
-			err     error
-		)
-		u, revoked, err = a.users.UpdateUser(ctx, id, rbac.UserChange{Email: in.Email, Active: in.Active})
+		actor, err := a.actor(ctx)
+		if err != nil {
+			return err
+		}
+		var revoked int
+		u, revoked, err = a.users.UpdateUser(ctx, actor, id, rbac.UserChange{Email: in.Email, Active: in.Active})
 		if err != nil {
 			return err
 		}
@@ -195,7 +201,11 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, _ *storage.AuditEvent) error {
-		return a.users.DeleteUser(ctx, id)
+		actor, err := a.actor(ctx)
+		if err != nil {
+			return err
+		}
+		return a.users.DeleteUser(ctx, actor, id)
 	})
 	if err != nil {
 		return err
@@ -217,8 +227,23 @@ func (a *API) setPassword(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, _ *storage.AuditEvent) error {
-		return a.users.SetPassword(ctx, id, in.Password)
+	// Hashed before the transaction opens (see rbac.Service.PrepareUser);
+	// a refusal is still audited by change.
+	h, herr := a.users.HashPassword(r.Context(), in.Password)
+	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
+		if herr != nil {
+			return herr
+		}
+		actor, err := a.actor(ctx)
+		if err != nil {
+			return err
+		}
+		revoked, err := a.users.SetPassword(ctx, actor, id, h)
+		if err != nil {
+			return err
+		}
+		ev.Details = map[string]string{"revoked_sessions": strconv.Itoa(revoked)}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -236,6 +261,25 @@ type Logout struct {
 // valid until they expire (15 minutes by default): services verify them
 // offline and cannot learn of the logout sooner.
 func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
+	var n int
+	err := a.userAction(r, func(ctx context.Context, actor rbac.Actor, id string) (map[string]string, error) {
+		var err error
+		if n, err = a.users.Logout(ctx, actor, id); err != nil {
+			return nil, err
+		}
+		return map[string]string{"revoked_sessions": strconv.Itoa(n)}, nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, Logout{RevokedSessions: n})
+	return nil
+}
+
+// userAction runs fn, as the caller's actor, in the audited change of an
+// action without a body on the user the path names; fn returns the
+// event's details.
+func (a *API) userAction(r *http.Request, fn func(ctx context.Context, actor rbac.Actor, id string) (map[string]string, error)) error {
 	id, err := userID(r)
 	if err != nil {
 		return err
@@ -243,20 +287,14 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 	if err := noBody(r); err != nil {
 		return err
 	}
-	var n int
-	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
-		var err error
-		if n, err = a.users.Logout(ctx, id); err != nil {
+	return a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
+		actor, err := a.actor(ctx)
+		if err != nil {
 			return err
 		}
-		ev.Details = map[string]string{"revoked_sessions": strconv.Itoa(n)}
-		return nil
-	})
-	if err != nil {
+		ev.Details, err = fn(ctx, actor, id)
 		return err
-	}
-	writeJSON(w, http.StatusOK, Logout{RevokedSessions: n})
-	return nil
+	})
 }
 
 // EffectivePermissions is what the user's next token would carry.

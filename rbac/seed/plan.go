@@ -29,6 +29,9 @@ type Change struct {
 	Kind   string // permission, role, department, client, user
 	Name   string
 	Detail string // what changes, for updates; notes for creates and deletes
+	// Cascade marks the removal of a role assignment the seed breaks (see
+	// ErrBreaksAssignments): made only by ApplyCascading.
+	Cascade bool
 }
 
 func (c Change) String() string {
@@ -73,7 +76,28 @@ func New(store storage.Store, svc *rbac.Service, hashSecret SecretHasher, log *s
 	return &Seeder{store: store, rbac: svc, hashSecret: hashSecret, log: log}, nil
 }
 
-// Plan returns the changes Apply would make now, writing nothing.
+// ErrBreaksAssignments reports a seed that would leave users holding roles
+// none of their departments allows: it stops a department allowing a role,
+// or removes a department. The concrete error is a *BrokenAssignmentsError.
+var ErrBreaksAssignments = errors.New("the seed would leave users holding roles none of their departments allows")
+
+// BrokenAssignmentsError lists the user role assignments a seed would
+// break, as the changes ApplyCascading makes to remove them.
+type BrokenAssignmentsError struct {
+	Changes []Change // one per assignment, by username then role
+}
+
+func (e *BrokenAssignmentsError) Error() string {
+	return fmt.Sprintf("%s (%d): %s; apply it with cascade to remove them", ErrBreaksAssignments, len(e.Changes),
+		strings.Join(lines(e.Changes), "; "))
+}
+
+// Is makes errors.Is(err, ErrBreaksAssignments) hold.
+func (e *BrokenAssignmentsError) Is(target error) bool { return target == ErrBreaksAssignments }
+
+// Plan returns the changes Apply would make now, writing nothing. Role
+// assignments the seed would break (see ErrBreaksAssignments) are listed as
+// the removals ApplyCascading would make.
 func (s *Seeder) Plan(ctx context.Context, f *File) ([]Change, error) {
 	steps, err := s.plan(ctx, f, &Result{})
 	if err != nil {
@@ -85,8 +109,21 @@ func (s *Seeder) Plan(ctx context.Context, f *File) ([]Change, error) {
 // Apply reconciles the store with f in one transaction: all of it or none.
 // Concurrent seeders (several servers starting at once) take turns under a
 // lock and each plans against what the previous one committed, so the
-// later ones find nothing to do.
+// later ones find nothing to do. A seed that would leave a user holding a
+// role none of their departments allows is refused whole with a
+// *BrokenAssignmentsError, and nothing changes: the department rule holds
+// after a seed as after any other change.
 func (s *Seeder) Apply(ctx context.Context, f *File) (Result, error) {
+	return s.apply(ctx, f, false)
+}
+
+// ApplyCascading is Apply, except that the role assignments the seed
+// breaks are removed in the same transaction, each listed in the result.
+func (s *Seeder) ApplyCascading(ctx context.Context, f *File) (Result, error) {
+	return s.apply(ctx, f, true)
+}
+
+func (s *Seeder) apply(ctx context.Context, f *File, cascade bool) (Result, error) {
 	var res Result
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		res = Result{}
@@ -96,6 +133,17 @@ func (s *Seeder) Apply(ctx context.Context, f *File) (Result, error) {
 		steps, err := s.plan(ctx, f, &res)
 		if err != nil {
 			return err
+		}
+		if !cascade {
+			var broken []Change
+			for _, st := range steps {
+				if st.Cascade {
+					broken = append(broken, st.Change)
+				}
+			}
+			if len(broken) > 0 {
+				return &BrokenAssignmentsError{Changes: broken}
+			}
 		}
 		for _, st := range steps {
 			if err := st.apply(ctx); err != nil {
@@ -114,6 +162,14 @@ func (s *Seeder) Apply(ctx context.Context, f *File) (Result, error) {
 type step struct {
 	Change
 	apply func(ctx context.Context) error
+}
+
+func lines(cs []Change) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.String()
+	}
+	return out
 }
 
 func changes(steps []step) []Change {
@@ -171,13 +227,15 @@ func (s *Seeder) plan(ctx context.Context, f *File, res *Result) ([]step, error)
 	}
 
 	var steps []step
-	add := func(c Change, apply func(ctx context.Context) error) { steps = append(steps, step{c, apply}) }
+	add := func(c Change, apply func(ctx context.Context) error) {
+		steps = append(steps, step{Change: c, apply: apply})
+	}
 
 	for _, p := range f.Permissions {
 		i := slices.IndexFunc(curPerms, func(c storage.Permission) bool { return c.Name == p.Name })
 		switch {
 		case i < 0:
-			add(Change{Create, "permission", p.Name, ""}, func(ctx context.Context) error {
+			add(Change{Op: Create, Kind: "permission", Name: p.Name}, func(ctx context.Context) error {
 				rec := &storage.Permission{Name: p.Name, Description: p.Description}
 				if err := s.store.CreatePermission(ctx, rec); err != nil {
 					return err
@@ -188,7 +246,7 @@ func (s *Seeder) plan(ctx context.Context, f *File, res *Result) ([]step, error)
 		case curPerms[i].Description != p.Description:
 			rec := curPerms[i]
 			rec.Description = p.Description
-			add(Change{Update, "permission", p.Name, "description"}, func(ctx context.Context) error {
+			add(Change{Op: Update, Kind: "permission", Name: p.Name, Detail: "description"}, func(ctx context.Context) error {
 				return s.store.UpdatePermission(ctx, &rec)
 			})
 		}
@@ -197,7 +255,7 @@ func (s *Seeder) plan(ctx context.Context, f *File, res *Result) ([]step, error)
 	for _, r := range f.Roles {
 		i := slices.IndexFunc(curRoles, func(c storage.Role) bool { return c.Name == r.Name })
 		if i < 0 {
-			add(Change{Create, "role", r.Name, listDetail("permissions", r.Permissions)}, func(ctx context.Context) error {
+			add(Change{Op: Create, Kind: "role", Name: r.Name, Detail: listDetail("permissions", r.Permissions)}, func(ctx context.Context) error {
 				rec := &storage.Role{Name: r.Name, Description: r.Description}
 				if err := s.store.CreateRole(ctx, rec); err != nil {
 					return err
@@ -216,7 +274,7 @@ func (s *Seeder) plan(ctx context.Context, f *File, res *Result) ([]step, error)
 			details = append(details, d)
 		}
 		if len(details) > 0 {
-			add(Change{Update, "role", r.Name, strings.Join(details, "; ")}, func(ctx context.Context) error {
+			add(Change{Op: Update, Kind: "role", Name: r.Name, Detail: strings.Join(details, "; ")}, func(ctx context.Context) error {
 				rec := cur
 				rec.Description = r.Description
 				if err := s.store.UpdateRole(ctx, &rec); err != nil {
@@ -230,7 +288,7 @@ func (s *Seeder) plan(ctx context.Context, f *File, res *Result) ([]step, error)
 	for _, d := range f.Departments {
 		i := slices.IndexFunc(curDepts, func(c storage.Department) bool { return c.Code == d.Code })
 		if i < 0 {
-			add(Change{Create, "department", d.Code, listDetail("allowed roles", d.AllowedRoles)}, func(ctx context.Context) error {
+			add(Change{Op: Create, Kind: "department", Name: d.Code, Detail: listDetail("allowed roles", d.AllowedRoles)}, func(ctx context.Context) error {
 				rec := &storage.Department{Code: d.Code, Name: d.Name}
 				if err := s.store.CreateDepartment(ctx, rec); err != nil {
 					return err
@@ -249,7 +307,7 @@ func (s *Seeder) plan(ctx context.Context, f *File, res *Result) ([]step, error)
 			details = append(details, diff)
 		}
 		if len(details) > 0 {
-			add(Change{Update, "department", d.Code, strings.Join(details, "; ")}, func(ctx context.Context) error {
+			add(Change{Op: Update, Kind: "department", Name: d.Code, Detail: strings.Join(details, "; ")}, func(ctx context.Context) error {
 				rec := cur
 				rec.Name = d.Name
 				if err := s.store.UpdateDepartment(ctx, &rec); err != nil {
@@ -260,23 +318,29 @@ func (s *Seeder) plan(ctx context.Context, f *File, res *Result) ([]step, error)
 		}
 	}
 
+	broken, err := s.brokenAssignments(ctx, f, curDepts, m)
+	if err != nil {
+		return nil, err
+	}
+	steps = append(steps, broken...)
+
 	for _, cur := range curDepts {
 		if !slices.ContainsFunc(f.Departments, func(d Department) bool { return d.Code == cur.Code }) {
-			add(Change{Delete, "department", cur.Code, "its members leave it"}, func(ctx context.Context) error {
+			add(Change{Op: Delete, Kind: "department", Name: cur.Code, Detail: "its members leave it"}, func(ctx context.Context) error {
 				return s.store.DeleteDepartment(ctx, cur.ID)
 			})
 		}
 	}
 	for _, cur := range curRoles {
 		if !slices.ContainsFunc(f.Roles, func(r Role) bool { return r.Name == cur.Name }) {
-			add(Change{Delete, "role", cur.Name, "unassigned from every user and client"}, func(ctx context.Context) error {
+			add(Change{Op: Delete, Kind: "role", Name: cur.Name, Detail: "unassigned from every user and client"}, func(ctx context.Context) error {
 				return s.store.DeleteRole(ctx, cur.ID)
 			})
 		}
 	}
 	for _, cur := range curPerms {
 		if !slices.ContainsFunc(f.Permissions, func(p Permission) bool { return p.Name == cur.Name }) {
-			add(Change{Delete, "permission", cur.Name, ""}, func(ctx context.Context) error {
+			add(Change{Op: Delete, Kind: "permission", Name: cur.Name}, func(ctx context.Context) error {
 				return s.store.DeletePermission(ctx, cur.ID)
 			})
 		}
@@ -290,7 +354,7 @@ func (s *Seeder) plan(ctx context.Context, f *File, res *Result) ([]step, error)
 		if !errors.Is(err, storage.ErrNotFound) {
 			return nil, fmt.Errorf("seed: client %s: %w", c.ClientID, err)
 		}
-		add(Change{Create, "client", c.ClientID, listDetail("roles", c.Roles)}, func(ctx context.Context) error {
+		add(Change{Op: Create, Kind: "client", Name: c.ClientID, Detail: listDetail("roles", c.Roles)}, func(ctx context.Context) error {
 			return s.createClient(ctx, m, c)
 		})
 	}
@@ -310,8 +374,84 @@ func (s *Seeder) plan(ctx context.Context, f *File, res *Result) ([]step, error)
 		if u.password == "" {
 			detail = strings.TrimPrefix(detail+"; password generated", "; ")
 		}
-		add(Change{Create, "user", u.username, detail}, func(ctx context.Context) error {
+		add(Change{Op: Create, Kind: "user", Name: u.username, Detail: detail}, func(ctx context.Context) error {
 			return s.createUser(ctx, u, res)
+		})
+	}
+	return steps, nil
+}
+
+// brokenAssignments returns a step removing each user role assignment that
+// f would leave allowed by none of the user's departments: roles that a
+// department in the store allows and, after f, no longer does (because f
+// drops them from its allowed roles or drops the department), held by a
+// user none of whose departments in f allows them. Roles f removes are left
+// out: removing a role unassigns it anyway.
+func (s *Seeder) brokenAssignments(ctx context.Context, f *File, curDepts []storage.Department, m ids) ([]step, error) {
+	allowedAfter := map[string][]string{} // department code → roles allowed after f
+	for _, d := range f.Departments {
+		allowedAfter[d.Code] = d.AllowedRoles
+	}
+	var lost []string // roles some department stops allowing
+	for _, cur := range curDepts {
+		after, kept := allowedAfter[cur.Code]
+		for _, r := range cur.AllowedRoles {
+			if (!kept || !slices.Contains(after, r)) && !slices.Contains(lost, r) &&
+				slices.ContainsFunc(f.Roles, func(fr Role) bool { return fr.Name == r }) {
+				lost = append(lost, r)
+			}
+		}
+	}
+	slices.Sort(lost)
+
+	type broken struct {
+		user        storage.User
+		role        string
+		departments []string // the user's departments that remain after f
+	}
+	var found []broken
+	for _, role := range lost {
+		for after := ""; ; {
+			users, err := s.store.ListUsers(ctx, storage.UserFilter{Role: role, After: after, Limit: storage.MaxListLimit})
+			if err != nil {
+				return nil, fmt.Errorf("seed: holders of role %s: %w", role, err)
+			}
+			for _, u := range users {
+				depts, err := s.store.UserDepartments(ctx, u.ID)
+				if err != nil {
+					return nil, fmt.Errorf("seed: departments of user %s: %w", u.Username, err)
+				}
+				var remaining []string
+				allowed := false
+				for _, d := range depts {
+					if roles, ok := allowedAfter[d.Code]; ok {
+						remaining = append(remaining, d.Code)
+						allowed = allowed || slices.Contains(roles, role)
+					}
+				}
+				if !allowed {
+					found = append(found, broken{u, role, remaining})
+				}
+			}
+			if len(users) < storage.MaxListLimit {
+				break
+			}
+			after = users[len(users)-1].Username
+		}
+	}
+	slices.SortStableFunc(found, func(a, b broken) int { return strings.Compare(a.user.Username, b.user.Username) })
+
+	steps := make([]step, 0, len(found))
+	for _, b := range found {
+		detail := "role " + b.role + ", which none of their departments allows after this seed"
+		if len(b.departments) > 0 {
+			detail = fmt.Sprintf("role %s, which none of their departments (%s) allows after this seed", b.role, strings.Join(b.departments, ", "))
+		}
+		steps = append(steps, step{
+			Change: Change{Op: Delete, Kind: "user", Name: b.user.Username, Detail: detail, Cascade: true},
+			apply: func(ctx context.Context) error {
+				return s.store.UnassignUserRole(ctx, b.user.ID, m.role[b.role])
+			},
 		})
 	}
 	return steps, nil
@@ -376,12 +516,12 @@ func (s *Seeder) createUser(ctx context.Context, u User, res *Result) error {
 		return err
 	}
 	for _, code := range u.Departments {
-		if err := s.rbac.AddDepartment(ctx, rec.ID, code); err != nil {
+		if err := s.rbac.AddDepartment(ctx, rbac.Operator, rec.ID, code); err != nil {
 			return err
 		}
 	}
 	for _, r := range u.Roles {
-		if err := s.rbac.AssignRole(ctx, rec.ID, r); err != nil {
+		if err := s.rbac.AssignRole(ctx, rbac.Operator, rec.ID, r); err != nil {
 			return err
 		}
 	}

@@ -89,6 +89,7 @@ func Start(t testing.TB, store storage.Store, opts Options) *IAM {
 		t.Fatal(err)
 	}
 	hs.Config.Handler = srv.Handler()
+	server.DefaultHTTPLimits().Apply(hs.Config)
 	hs.Start()
 	ctx, cancel := context.WithCancel(context.Background())
 	go srv.Run(ctx)

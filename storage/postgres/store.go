@@ -1,6 +1,7 @@
-// Package postgres is the storage backend for PostgreSQL, through a pgx
-// connection pool. Several processes may share one database: updates lock
-// the rows they rewrite, and Lock is a transaction-scoped advisory lock.
+// Package postgres is the storage backend for PostgreSQL, through pgx's
+// database/sql driver. Several processes may share one database: updates
+// lock the rows they rewrite, and Lock is a transaction-scoped advisory
+// lock.
 //
 // As in any PostgreSQL transaction, a statement that fails inside InTx (or
 // between Begin and Commit) aborts the transaction: every later statement
@@ -12,310 +13,156 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
+	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/gaia-platform/iam/migrations"
 	"github.com/gaia-platform/iam/storage"
+	"github.com/gaia-platform/iam/storage/sqlstore"
 )
 
 // Store is a storage.Store kept in a PostgreSQL database. It is safe for
 // concurrent use.
-type Store struct {
-	pool *pgxpool.Pool
-	log  *slog.Logger
-}
+type Store struct{ *sqlstore.Store }
 
 var _ storage.Store = (*Store)(nil)
 
 // Open connects to the database at url (a postgres:// URL or a key=value
-// connection string, as pgx reads them) and checks that it answers. It does
-// not migrate: call Migrate.
+// connection string, as pgx reads them, pool_max_conns included) and checks
+// that it answers. It does not migrate: call Migrate.
 func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		return nil, errors.New("open postgres: nil logger")
 	}
+	// pgxpool's parser, for its pool_* settings and defaults (at most
+	// max(4, CPUs) connections), which database/sql's pool then applies.
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("open postgres: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
+	db := stdlib.OpenDB(*cfg.ConnConfig)
+	db.SetMaxOpenConns(int(cfg.MaxConns))
+	db.SetMaxIdleConns(int(cfg.MaxConns))
+	db.SetConnMaxLifetime(cfg.MaxConnLifetime)
+	db.SetConnMaxIdleTime(cfg.MaxConnIdleTime)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", cfg.ConnConfig.Host, err)
+	}
+	s, err := sqlstore.New(db, newDialect(), log)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	log.LogAttrs(ctx, slog.LevelDebug, "postgres database open",
 		slog.String("host", cfg.ConnConfig.Host), slog.String("database", cfg.ConnConfig.Database))
-	return &Store{pool: pool, log: log}, nil
+	return &Store{s}, nil
 }
 
-// Migrate brings the schema to the newest version. It holds an advisory
-// lock while it does, so concurrent callers, in this process or another,
-// wait and then find nothing left to do.
-func (s *Store) Migrate(ctx context.Context) (migrations.Result, error) {
-	db := stdlib.OpenDBFromPool(s.pool) // closing db leaves the pool open
-	defer db.Close()
-	return migrations.Up(ctx, db, migrations.Postgres, s.log)
-}
-
-// PendingMigrations reports whether the schema lacks migrations that
-// Migrate would apply.
-func (s *Store) PendingMigrations(ctx context.Context) (bool, error) {
-	db := stdlib.OpenDBFromPool(s.pool)
-	defer db.Close()
-	return migrations.Pending(ctx, db, migrations.Postgres, s.log)
-}
-
-// Ping reports whether the database answers.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("ping postgres: %w", err)
+// newDialect returns PostgreSQL's part of the shared store: READ COMMITTED
+// transactions with row locks where a row is read to be rewritten (FOR NO
+// KEY UPDATE: it excludes other updates of the row but, unlike FOR UPDATE,
+// not the inserts of rows that reference it), advisory locks for Lock,
+// arrays for lists, and COLLATE "C" so that text sorts byte by byte, as Go
+// and SQLite compare strings, whatever the database's collation.
+func newDialect() *sqlstore.Dialect {
+	// pgtype.Maps decode arrays but are not safe for concurrent use.
+	maps := &sync.Pool{New: func() any { return pgtype.NewMap() }}
+	return &sqlstore.Dialect{
+		Name:       "postgres",
+		Migrations: migrations.Postgres,
+		Classify:   classify,
+		Time:       func(t time.Time) any { return t },
+		List:       list,
+		ScanList:   func(l *[]string) any { return arrayDest{l, maps} },
+		Collate:    ` COLLATE "C"`,
+		ForUpdate:  ` FOR NO KEY UPDATE`,
+		SkipLocked: ` FOR UPDATE SKIP LOCKED`,
+		UUIDParam:  `::uuid`,
+		SQL: sqlstore.Queries{
+			// The 64-bit hash of the name.
+			Lock: `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
+			Grants: `SELECT
+				ARRAY(SELECT r.name FROM %[1]s x JOIN roles r ON r.id = x.role_id
+				      WHERE x.%[2]s = s.id ORDER BY r.name COLLATE "C"),
+				ARRAY(SELECT DISTINCT p.name COLLATE "C"
+				      FROM %[1]s x
+				      JOIN role_permissions rp ON rp.role_id = x.role_id
+				      JOIN permissions p ON p.id = rp.permission_id
+				      WHERE x.%[2]s = s.id ORDER BY 1)
+				FROM %[3]s s WHERE s.%[4]s = $1`,
+			RemovePairs: `DELETE FROM %[1]s WHERE %[2]s = $1 AND %[3]s <> ALL($2::uuid[])`,
+			AddPairs:    `INSERT INTO %[1]s (%[2]s, %[3]s) SELECT $1::uuid, unnest($2::uuid[]) ON CONFLICT DO NOTHING`,
+			// FOR SHARE: the family before the token; see sqlstore's tokens.go.
+			InsertRefreshToken: `INSERT INTO refresh_tokens (signature, family_id, active, expires_at, created_at, request)
+				SELECT $1::text, id, true, $2::timestamptz, $3::timestamptz, $4::bytea FROM token_families
+				WHERE id = $5 AND client_id = $6 AND subject = $7 AND revoked_at IS NULL
+				FOR SHARE`,
+			// The subquery locks the family before the UPDATE locks the token.
+			DeactivateRefreshToken: `UPDATE refresh_tokens SET active = false
+				WHERE signature = $1 AND active AND family_id = (
+					SELECT id FROM token_families
+					WHERE id = (SELECT family_id FROM refresh_tokens WHERE signature = $1)
+					FOR SHARE)`,
+			GetThrottles: `SELECT key, failures, lockouts, window_start, locked_until, permanent, updated_at
+				FROM login_throttles WHERE key = ANY($1::text[])`,
+		},
 	}
-	return nil
-}
-
-// Close closes every connection of the pool. It always returns nil.
-func (s *Store) Close() error {
-	s.pool.Close()
-	return nil
-}
-
-// txKey is the context key of a transaction of the Store it names, so that
-// a transaction of one store is never used by another. Its value is a
-// *txState.
-type txKey struct{ s *Store }
-
-// errTxEnded is returned when a context's transaction has been committed or
-// rolled back: its statements must not run outside any transaction.
-var errTxEnded = errors.New("transaction already ended")
-
-// How a txState ended.
-const (
-	txOpen int32 = iota
-	txCommitted
-	txRolledBack
-	txCommitFailed
-)
-
-// txState is what a context carries between Begin and Commit or Rollback.
-type txState struct {
-	tx pgx.Tx // never nil
-	// owner reports whether this Begin started tx; a joined Begin's state
-	// shares tx but ends nothing.
-	owner bool
-	root  *txState     // the owner's state; itself for the owner; never nil
-	end   atomic.Int32 // txOpen until Commit or Rollback claims it
-}
-
-// usable reports whether statements may run in st's transaction: neither
-// st nor the owner's state has ended.
-func (st *txState) usable() bool {
-	return st.end.Load() == txOpen && st.root.end.Load() == txOpen
-}
-
-// state returns the transaction state of s that ctx carries, or nil.
-func (s *Store) state(ctx context.Context) *txState {
-	st, _ := ctx.Value(txKey{s}).(*txState)
-	return st
-}
-
-// tx returns the transaction of s that ctx carries, or nil when it carries
-// none. It returns errTxEnded when that transaction has ended.
-func (s *Store) tx(ctx context.Context) (pgx.Tx, error) {
-	st := s.state(ctx)
-	switch {
-	case st == nil:
-		return nil, nil
-	case !st.usable():
-		return nil, errTxEnded
-	}
-	return st.tx, nil
-}
-
-// querier is what *pgxpool.Pool and pgx.Tx have in common.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// errQuerier fails every statement with err.
-type errQuerier struct{ err error }
-
-func (q errQuerier) Exec(context.Context, string, ...any) (pgconn.CommandTag, error) {
-	return pgconn.CommandTag{}, q.err
-}
-
-func (q errQuerier) Query(context.Context, string, ...any) (pgx.Rows, error) { return nil, q.err }
-
-func (q errQuerier) QueryRow(context.Context, string, ...any) pgx.Row { return errRow(q) }
-
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }
-
-// q returns what to run statements on: the transaction in ctx, or the pool.
-// When the transaction in ctx has ended, every statement fails.
-func (s *Store) q(ctx context.Context) querier {
-	tx, err := s.tx(ctx)
-	switch {
-	case err != nil:
-		return errQuerier{err}
-	case tx != nil:
-		return tx
-	}
-	return s.pool
-}
-
-// Begin starts a transaction (READ COMMITTED), or joins the one ctx
-// carries.
-func (s *Store) Begin(ctx context.Context) (context.Context, error) {
-	if parent := s.state(ctx); parent != nil {
-		if !parent.usable() {
-			return ctx, fmt.Errorf("begin transaction: %w", errTxEnded)
-		}
-		return context.WithValue(ctx, txKey{s}, &txState{tx: parent.tx, root: parent.root}), nil
-	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return ctx, fmt.Errorf("begin transaction: %w", err)
-	}
-	st := &txState{tx: tx, owner: true}
-	st.root = st
-	return context.WithValue(ctx, txKey{s}, st), nil
-}
-
-// Commit commits the transaction Begin started in ctx; for a joined
-// transaction it does nothing.
-func (s *Store) Commit(ctx context.Context) error {
-	st := s.state(ctx)
-	if st == nil {
-		return errors.New("commit: no transaction in context")
-	}
-	if !st.end.CompareAndSwap(txOpen, txCommitted) {
-		return fmt.Errorf("commit: %w", errTxEnded)
-	}
-	if !st.owner {
-		if st.root.end.Load() != txOpen {
-			return fmt.Errorf("commit: %w", errTxEnded)
-		}
-		return nil
-	}
-	// pgx ends the transaction, and returns the connection, whatever the
-	// outcome; a transaction aborted by a failed statement rolls back and
-	// fails with pgx.ErrTxCommitRollback.
-	if err := st.tx.Commit(ctx); err != nil {
-		st.end.Store(txCommitFailed)
-		return fmt.Errorf("commit: %w", mapErr(err))
-	}
-	return nil
-}
-
-// Rollback rolls back the transaction Begin started in ctx, even when ctx
-// has ended; for a joined transaction it does nothing. After a failed Commit
-// it returns nil.
-func (s *Store) Rollback(ctx context.Context) error {
-	st := s.state(ctx)
-	if st == nil {
-		return errors.New("rollback: no transaction in context")
-	}
-	if !st.end.CompareAndSwap(txOpen, txRolledBack) {
-		if st.end.Load() == txCommitFailed {
-			return nil
-		}
-		return fmt.Errorf("rollback: %w", errTxEnded)
-	}
-	if !st.owner {
-		return nil
-	}
-	// Roll back even when ctx has ended, so the connection goes back to
-	// the pool clean; pgx closes it if that fails.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := st.tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
-		return fmt.Errorf("rollback: %w", err)
-	}
-	return nil
-}
-
-// InTx runs fn in a transaction (READ COMMITTED), or in the one ctx
-// already carries.
-func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	txCtx, err := s.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	done := false
-	defer func() {
-		if !done { // fn panicked or called runtime.Goexit; the panic goes on
-			s.rollback(txCtx)
-		}
-	}()
-	err = fn(txCtx)
-	done = true
-	if err != nil {
-		s.rollback(txCtx)
-		return err
-	}
-	return s.Commit(txCtx)
-}
-
-// rollback rolls back for InTx, which returns fn's error: a failure to roll
-// back is only logged.
-func (s *Store) rollback(ctx context.Context) {
-	if err := s.Rollback(ctx); err != nil {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "postgres rollback failed", slog.Any("error", err))
-	}
-}
-
-// Lock takes a transaction-scoped advisory lock on the 64-bit hash of name:
-// it waits for any other transaction holding it, and is released when the
-// transaction in ctx ends.
-func (s *Store) Lock(ctx context.Context, name string) error {
-	tx, err := s.tx(ctx)
-	if err != nil {
-		return fmt.Errorf("lock %q: %w", name, err)
-	}
-	if tx == nil {
-		return fmt.Errorf("lock %q: no transaction in context", name)
-	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, name); err != nil {
-		return fmt.Errorf("lock %q: %w", name, err)
-	}
-	return nil
 }
 
 // SQLSTATE codes mapped to storage errors.
 const (
-	foreignKeyViolation = "23503"
-	uniqueViolation     = "23505"
+	foreignKeyViolation      = "23503"
+	uniqueViolation          = "23505"
+	characterNotInRepertoire = "22021" // invalid UTF-8, or a NUL, in text
+	untranslatableCharacter  = "22P05"
 )
 
-// mapErr turns the driver's errors into the storage sentinels, keeping the
-// driver's error in the chain for its message.
-func mapErr(err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return storage.ErrNotFound
-	}
+// classify maps PostgreSQL's errors to the storage sentinels. The shared
+// store refuses text that is not UTF-8 before it gets here; the encoding
+// codes are what is left if one slips through.
+func classify(err error) error {
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && (pe.Code == uniqueViolation || pe.Code == foreignKeyViolation) {
-		return fmt.Errorf("%w: %w", storage.ErrConflict, err)
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case uniqueViolation, foreignKeyViolation:
+			return fmt.Errorf("%w: %w", storage.ErrConflict, err)
+		case characterNotInRepertoire, untranslatableCharacter:
+			return fmt.Errorf("%w: %w", storage.ErrInvalid, err)
+		}
 	}
 	return err
 }
 
-// affected returns ErrNotFound when a write matched no row.
-func affected(tag pgconn.CommandTag) error {
-	if tag.RowsAffected() == 0 {
-		return storage.ErrNotFound
+// list returns l, or a non-nil empty slice for nil: the columns are NOT
+// NULL, and pgx sends a nil slice as NULL.
+func list(l []string) any {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// arrayDest scans a text[] (database/sql gets it as text) into l, with a
+// pgtype.Map from maps.
+type arrayDest struct {
+	l    *[]string
+	maps *sync.Pool
+}
+
+func (a arrayDest) Scan(v any) error {
+	m := a.maps.Get().(*pgtype.Map)
+	defer a.maps.Put(m)
+	if err := m.SQLScanner(a.l).Scan(v); err != nil {
+		return fmt.Errorf("stored list: %w", err)
+	}
+	if *a.l == nil {
+		*a.l = []string{}
 	}
 	return nil
 }

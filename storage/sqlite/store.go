@@ -18,6 +18,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,7 +27,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -34,6 +34,7 @@ import (
 
 	"github.com/gaia-platform/iam/migrations"
 	"github.com/gaia-platform/iam/storage"
+	"github.com/gaia-platform/iam/storage/sqlstore"
 )
 
 const (
@@ -50,13 +51,7 @@ const (
 
 // Store is a storage.Store kept in one SQLite file. It is safe for
 // concurrent use.
-type Store struct {
-	db  *sql.DB
-	log *slog.Logger
-	// writer holds a token while a write runs in this process: a transaction
-	// from BEGIN to its end, or a write statement outside one.
-	writer chan struct{}
-}
+type Store struct{ *sqlstore.Store }
 
 var _ storage.Store = (*Store)(nil)
 
@@ -102,329 +97,100 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	log.LogAttrs(ctx, slog.LevelDebug, "sqlite database open", slog.String("path", path))
-	return &Store{db: db, log: log, writer: make(chan struct{}, 1)}, nil
-}
-
-// Migrate brings the schema to the newest version.
-func (s *Store) Migrate(ctx context.Context) (migrations.Result, error) {
-	return migrations.Up(ctx, s.db, migrations.SQLite, s.log)
-}
-
-// PendingMigrations reports whether the schema lacks migrations that
-// Migrate would apply.
-func (s *Store) PendingMigrations(ctx context.Context) (bool, error) {
-	return migrations.Pending(ctx, s.db, migrations.SQLite, s.log)
-}
-
-// Ping reports whether the database answers.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping sqlite: %w", err)
-	}
-	return nil
-}
-
-// Close closes the database.
-func (s *Store) Close() error {
-	return s.db.Close()
-}
-
-// txKey is the context key of a transaction of the Store it names, so that
-// a transaction of one store is never used by another. Its value is a
-// *txState.
-type txKey struct{ s *Store }
-
-// errTxEnded is returned when a context's transaction has been committed or
-// rolled back: its statements must not run outside any transaction.
-var errTxEnded = errors.New("transaction already ended")
-
-// How a txState ended.
-const (
-	txOpen int32 = iota
-	txCommitted
-	txRolledBack
-	txCommitFailed
-)
-
-// txState is what a context carries between Begin and Commit or Rollback.
-type txState struct {
-	tx *sql.Tx // never nil
-	// owner reports whether this Begin started tx (and holds the write
-	// turn); a joined Begin's state shares tx but ends nothing.
-	owner bool
-	root  *txState     // the owner's state; itself for the owner; never nil
-	end   atomic.Int32 // txOpen until Commit or Rollback claims it
-}
-
-// usable reports whether statements may run in st's transaction: neither
-// st nor the owner's state has ended.
-func (st *txState) usable() bool {
-	return st.end.Load() == txOpen && st.root.end.Load() == txOpen
-}
-
-// state returns the transaction state of s that ctx carries, or nil.
-func (s *Store) state(ctx context.Context) *txState {
-	st, _ := ctx.Value(txKey{s}).(*txState)
-	return st
-}
-
-// tx returns the transaction of s that ctx carries, or nil when it carries
-// none. It returns errTxEnded when that transaction has ended.
-func (s *Store) tx(ctx context.Context) (*sql.Tx, error) {
-	st := s.state(ctx)
-	switch {
-	case st == nil:
-		return nil, nil
-	case !st.usable():
-		return nil, errTxEnded
-	}
-	return st.tx, nil
-}
-
-// querier is what *sql.DB and *sql.Tx have in common, with QueryRowContext
-// returning a scanner so that an ended transaction can answer with an error.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) scanner
-}
-
-type dbQuerier struct{ *sql.DB }
-
-func (q dbQuerier) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
-	return q.DB.QueryRowContext(ctx, query, args...)
-}
-
-type txQuerier struct{ *sql.Tx }
-
-func (q txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
-	return q.Tx.QueryRowContext(ctx, query, args...)
-}
-
-// errQuerier fails every statement with err.
-type errQuerier struct{ err error }
-
-func (q errQuerier) ExecContext(context.Context, string, ...any) (sql.Result, error) {
-	return nil, q.err
-}
-
-func (q errQuerier) QueryContext(context.Context, string, ...any) (*sql.Rows, error) {
-	return nil, q.err
-}
-
-func (q errQuerier) QueryRowContext(context.Context, string, ...any) scanner { return errRow(q) }
-
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }
-
-// q returns what to read with: the transaction in ctx, or the database. When
-// the transaction in ctx has ended, every statement fails.
-func (s *Store) q(ctx context.Context) querier {
-	tx, err := s.tx(ctx)
-	switch {
-	case err != nil:
-		return errQuerier{err}
-	case tx != nil:
-		return txQuerier{tx}
-	}
-	return dbQuerier{s.db}
-}
-
-// exec runs a write statement in the transaction in ctx or, when there is
-// none, on its own in this process's write turn.
-func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	tx, err := s.tx(ctx)
+	s, err := sqlstore.New(db, newDialect(), log)
 	if err != nil {
-		return nil, err
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	if tx != nil {
-		return tx.ExecContext(ctx, query, args...)
-	}
-	if err := s.acquire(ctx); err != nil {
-		return nil, err
-	}
-	defer s.release()
-	return s.db.ExecContext(ctx, query, args...)
+	return &Store{s}, nil
 }
 
-// acquire waits for this process's write turn; release ends it. Go wakes
-// blocked senders in order, so writers are served first come, first served.
-func (s *Store) acquire(ctx context.Context) error {
-	select {
-	case s.writer <- struct{}{}:
-		return nil
-	default:
-	}
-	t := time.NewTimer(writerWait)
-	defer t.Stop()
-	select {
-	case s.writer <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("wait for write lock: %w", ctx.Err())
-	case <-t.C:
-		return fmt.Errorf("wait for write lock: still held after %v", writerWait)
-	}
-}
-
-func (s *Store) release() { <-s.writer }
-
-// Begin starts a transaction, IMMEDIATE, in this process's write turn, which
-// it holds until Commit or Rollback; or it joins the transaction ctx carries.
-func (s *Store) Begin(ctx context.Context) (context.Context, error) {
-	if parent := s.state(ctx); parent != nil {
-		if !parent.usable() {
-			return ctx, fmt.Errorf("begin transaction: %w", errTxEnded)
-		}
-		return context.WithValue(ctx, txKey{s}, &txState{tx: parent.tx, root: parent.root}), nil
-	}
-	if err := s.acquire(ctx); err != nil {
-		return ctx, fmt.Errorf("begin transaction: %w", err)
-	}
-	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE, from _txlock
-	if err != nil {
-		s.release()
-		return ctx, fmt.Errorf("begin transaction: %w", err)
-	}
-	st := &txState{tx: tx, owner: true}
-	st.root = st
-	return context.WithValue(ctx, txKey{s}, st), nil
-}
-
-// Commit commits the transaction Begin started in ctx and ends the write
-// turn; for a joined transaction it does nothing.
-func (s *Store) Commit(ctx context.Context) error {
-	st := s.state(ctx)
-	if st == nil {
-		return errors.New("commit: no transaction in context")
-	}
-	if !st.end.CompareAndSwap(txOpen, txCommitted) {
-		return fmt.Errorf("commit: %w", errTxEnded)
-	}
-	if !st.owner {
-		if st.root.end.Load() != txOpen {
-			return fmt.Errorf("commit: %w", errTxEnded)
-		}
-		return nil
-	}
-	defer s.release()
-	if err := st.tx.Commit(); err != nil {
-		st.end.Store(txCommitFailed)
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
-
-// Rollback rolls back the transaction Begin started in ctx and ends the
-// write turn; for a joined transaction it does nothing. After a failed
-// Commit it returns nil.
-func (s *Store) Rollback(ctx context.Context) error {
-	st := s.state(ctx)
-	if st == nil {
-		return errors.New("rollback: no transaction in context")
-	}
-	if !st.end.CompareAndSwap(txOpen, txRolledBack) {
-		if st.end.Load() == txCommitFailed {
-			return nil
-		}
-		return fmt.Errorf("rollback: %w", errTxEnded)
-	}
-	if !st.owner {
-		return nil
-	}
-	defer s.release()
-	// ErrTxDone: database/sql already rolled back when ctx ended.
-	if err := st.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
-		return fmt.Errorf("rollback: %w", err)
-	}
-	return nil
-}
-
-// InTx runs fn in a transaction, or in the one ctx already carries.
-func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	txCtx, err := s.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	done := false
-	defer func() {
-		if !done { // fn panicked or called runtime.Goexit; the panic goes on
-			s.rollback(txCtx)
-		}
-	}()
-	err = fn(txCtx)
-	done = true
-	if err != nil {
-		s.rollback(txCtx)
-		return err
-	}
-	return s.Commit(txCtx)
-}
-
-// rollback rolls back for InTx, which returns fn's error: a failure to roll
-// back is only logged.
-func (s *Store) rollback(ctx context.Context) {
-	if err := s.Rollback(ctx); err != nil {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "sqlite rollback failed", slog.Any("error", err))
+// newDialect returns SQLite's part of the shared store. Every transaction holds
+// SQLite's one write lock from BEGIN IMMEDIATE to its end, which already
+// excludes every other writer, in this process or another: so no row
+// locks, and Lock takes no further lock. Text sorts byte-wise (BINARY,
+// SQLite's default collation, compares bytes).
+func newDialect() *sqlstore.Dialect {
+	return &sqlstore.Dialect{
+		Name:         "sqlite",
+		Migrations:   migrations.SQLite,
+		Classify:     classify,
+		SingleWriter: true,
+		WriterWait:   writerWait,
+		Time:         func(t time.Time) any { return t.UTC().Format(timeFormat) },
+		List:         func(l []string) any { return encodeList(l) },
+		ScanList:     func(l *[]string) any { return jsonList{l} },
+		SQL: sqlstore.Queries{
+			Lock: "-",
+			Grants: `SELECT
+				(SELECT json_group_array(r.name ORDER BY r.name)
+				 FROM %[1]s x JOIN roles r ON r.id = x.role_id
+				 WHERE x.%[2]s = s.id),
+				(SELECT json_group_array(DISTINCT p.name ORDER BY p.name)
+				 FROM %[1]s x
+				 JOIN role_permissions rp ON rp.role_id = x.role_id
+				 JOIN permissions p ON p.id = rp.permission_id
+				 WHERE x.%[2]s = s.id)
+				FROM %[3]s s WHERE s.%[4]s = $1`,
+			RemovePairs: `DELETE FROM %[1]s WHERE %[2]s = $1 AND %[3]s NOT IN (SELECT value FROM json_each($2))`,
+			// WHERE true: without it SQLite would read ON CONFLICT as a join's ON.
+			AddPairs: `INSERT INTO %[1]s (%[2]s, %[3]s) SELECT $1, value FROM json_each($2) WHERE true ON CONFLICT DO NOTHING`,
+			InsertRefreshToken: `INSERT INTO refresh_tokens (signature, family_id, active, expires_at, created_at, request)
+				SELECT $1, id, 1, $2, $3, $4 FROM token_families
+				WHERE id = $5 AND client_id = $6 AND subject = $7 AND revoked_at IS NULL`,
+			DeactivateRefreshToken: `UPDATE refresh_tokens SET active = 0 WHERE signature = $1 AND active = 1`,
+			GetThrottles: `SELECT key, failures, lockouts, window_start, locked_until, permanent, updated_at
+				FROM login_throttles WHERE key IN (SELECT value FROM json_each($1))`,
+		},
 	}
 }
 
-// Lock requires a transaction in ctx and takes no further lock: every
-// transaction of this backend begins IMMEDIATE and so holds SQLite's one
-// write lock until it ends, which already excludes every other transaction,
-// in this process or another, whatever name it locks.
-func (s *Store) Lock(ctx context.Context, name string) error {
-	tx, err := s.tx(ctx)
-	if err != nil {
-		return fmt.Errorf("lock %q: %w", name, err)
-	}
-	if tx == nil {
-		return fmt.Errorf("lock %q: no transaction in context", name)
-	}
-	return nil
-}
-
-// mapErr turns the driver's errors into the storage sentinels, keeping the
-// driver's error in the chain for its message.
-func mapErr(err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return storage.ErrNotFound
-	}
+// classify maps SQLite's constraint errors to storage.ErrConflict. A
+// trigger's refusal is one too: the one an INSERT can fire,
+// audit_events_no_replace, means that the ID is taken (it fires before the
+// primary key would).
+func classify(err error) error {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE,
 			sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY,
-			sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY,
+			sqlite3.SQLITE_CONSTRAINT_TRIGGER:
 			return fmt.Errorf("%w: %w", storage.ErrConflict, err)
 		}
 	}
 	return err
 }
 
-// affected returns ErrNotFound when a write matched no row.
-func affected(res sql.Result) error {
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return storage.ErrNotFound
-	}
-	return nil
-}
-
 // timeFormat is how timestamps are stored: RFC 3339 in UTC with a
 // fixed-width fraction, so that text order is time order.
 const timeFormat = "2006-01-02T15:04:05.000000000Z"
 
-func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
-
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("stored timestamp: %w", err)
+// encodeList returns the JSON array of l; nil is the empty array.
+func encodeList(l []string) string {
+	if len(l) == 0 {
+		return "[]"
 	}
-	return t.UTC(), nil
+	b, _ := json.Marshal(l) // a []string always marshals
+	return string(b)
+}
+
+// jsonList scans a stored JSON array of strings into l.
+type jsonList struct{ l *[]string }
+
+func (j jsonList) Scan(v any) error {
+	var b []byte
+	switch v := v.(type) {
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("stored list: unexpected %T", v)
+	}
+	if err := json.Unmarshal(b, j.l); err != nil {
+		return fmt.Errorf("stored list: %w", err)
+	}
+	return nil
 }

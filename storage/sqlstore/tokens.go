@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgtype"
-
 	"github.com/gaia-platform/iam/storage"
 )
 
-// Concurrency of the token methods, under READ COMMITTED. A family's row
-// lock orders everything done to its tokens:
+// Concurrency of the token methods. On SQLite every write runs in the one
+// write turn, so none needs a row lock: of concurrent deactivations of one
+// token the first to get the turn wins, and a revocation runs wholly before
+// or after a rotation done in InTx. On PostgreSQL (READ COMMITTED) a
+// family's row lock orders everything done to its tokens:
 //
 //   - Rotation (DeactivateRefreshToken, then CreateRefreshToken) holds the
 //     family FOR SHARE, taken before the token's own lock. Concurrent
@@ -48,25 +49,19 @@ func (s *Store) CreateRefreshToken(ctx context.Context, f *storage.TokenFamily, 
 	}
 	var newFamily bool
 	err = s.InTx(ctx, func(ctx context.Context) error {
-		tag, err := s.q(ctx).Exec(ctx, `INSERT INTO token_families (id, client_id, subject, started_at)
+		n, err := s.exec(ctx, `INSERT INTO token_families (id, client_id, subject, started_at)
 			VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
-			familyID, f.ClientID, f.Subject, started)
+			familyID, f.ClientID, f.Subject, s.d.Time(started))
 		if err != nil {
-			return mapErr(err)
+			return err
 		}
-		newFamily = tag.RowsAffected() == 1
-		tag, err = s.q(ctx).Exec(ctx, `INSERT INTO refresh_tokens (signature, family_id, active, expires_at, created_at, request)
-			SELECT $1::text, id, true, $2::timestamptz, $3::timestamptz, $4::bytea FROM token_families
-			WHERE id = $5 AND client_id = $6 AND subject = $7 AND revoked_at IS NULL
-			FOR SHARE`,
-			rt.Signature, expires, created, request, familyID, f.ClientID, f.Subject)
-		if err != nil {
-			return mapErr(err)
+		newFamily = n == 1
+		n, err = s.exec(ctx, s.d.SQL.InsertRefreshToken, rt.Signature, s.d.Time(expires), s.d.Time(created), request,
+			familyID, f.ClientID, f.Subject)
+		if err == nil && n == 0 {
+			err = fmt.Errorf("%w: %w", storage.ErrConflict, errFamilyClosed)
 		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("%w: %w", storage.ErrConflict, errFamilyClosed)
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("create refresh token in family %q: %w", familyID, err)
@@ -84,6 +79,10 @@ func (s *Store) CreateRefreshToken(ctx context.Context, f *storage.TokenFamily, 
 func checkRefreshToken(f *storage.TokenFamily, rt *storage.RefreshToken) (string, error) {
 	if f == nil || rt == nil {
 		return "", errors.New("nil family or token")
+	}
+	if err := checkText("family id", f.ID, "client_id", f.ClientID, "subject", f.Subject,
+		"signature", rt.Signature, "token's family id", rt.FamilyID); err != nil {
+		return "", err
 	}
 	id, err := storage.NewID(f.ID)
 	if err != nil {
@@ -108,96 +107,78 @@ func checkRefreshToken(f *storage.TokenFamily, rt *storage.RefreshToken) (string
 // GetRefreshToken returns the token with this signature and its family.
 func (s *Store) GetRefreshToken(ctx context.Context, signature string) (*storage.RefreshToken, *storage.TokenFamily, error) {
 	var (
-		rt      storage.RefreshToken
-		f       storage.TokenFamily
-		revoked pgtype.Timestamptz
+		rt storage.RefreshToken
+		f  storage.TokenFamily
 	)
-	err := s.q(ctx).QueryRow(ctx, `
-		SELECT t.signature, t.family_id, t.active, t.expires_at, t.created_at, t.request,
-			f.client_id, f.subject, f.started_at, f.revoked_at
-		FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id
-		WHERE t.signature = $1`, signature).
-		Scan(&rt.Signature, &rt.FamilyID, &rt.Active, &rt.ExpiresAt, &rt.CreatedAt, &rt.Request,
-			&f.ClientID, &f.Subject, &f.StartedAt, &revoked)
+	err := storage.CheckText("signature", signature)
+	if err == nil {
+		err = s.row(ctx, `
+			SELECT t.signature, t.family_id, t.active, t.expires_at, t.created_at, t.request,
+				f.client_id, f.subject, f.started_at, f.revoked_at
+			FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id
+			WHERE t.signature = $1`, []any{signature},
+			&rt.Signature, &rt.FamilyID, &rt.Active, timeDest{&rt.ExpiresAt}, timeDest{&rt.CreatedAt}, &rt.Request,
+			&f.ClientID, &f.Subject, timeDest{&f.StartedAt}, timeDest{&f.RevokedAt})
+	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("get refresh token: %w", mapErr(err))
+		return nil, nil, fmt.Errorf("get refresh token: %w", err)
 	}
 	f.ID = rt.FamilyID
-	rt.ExpiresAt, rt.CreatedAt, f.StartedAt = rt.ExpiresAt.UTC(), rt.CreatedAt.UTC(), f.StartedAt.UTC()
-	if revoked.Valid {
-		f.RevokedAt = revoked.Time.UTC()
-	}
 	return &rt, &f, nil
 }
 
 // DeactivateRefreshToken marks an active token inactive: the
 // compare-and-swap of rotation.
 func (s *Store) DeactivateRefreshToken(ctx context.Context, signature string) error {
-	// The subquery locks the family before the UPDATE locks the token.
-	tag, err := s.q(ctx).Exec(ctx, `UPDATE refresh_tokens SET active = false
-		WHERE signature = $1 AND active AND family_id = (
-			SELECT id FROM token_families
-			WHERE id = (SELECT family_id FROM refresh_tokens WHERE signature = $1)
-			FOR SHARE)`, signature)
-	if err != nil {
-		return fmt.Errorf("deactivate refresh token: %w", mapErr(err))
+	if err := storage.CheckText("signature", signature); err != nil {
+		return fmt.Errorf("deactivate refresh token: %w", err)
 	}
-	if tag.RowsAffected() == 1 {
+	if err := s.execOne(ctx, s.d.SQL.DeactivateRefreshToken, signature); !errors.Is(err, storage.ErrNotFound) {
+		if err != nil {
+			return fmt.Errorf("deactivate refresh token: %w", err)
+		}
 		return nil
 	}
 	// Lost: tell a used token from none, off the hot path.
 	var familyID string
-	err = s.q(ctx).QueryRow(ctx, `SELECT family_id FROM refresh_tokens WHERE signature = $1`, signature).Scan(&familyID)
-	if err != nil {
-		return fmt.Errorf("deactivate refresh token: %w", mapErr(err))
+	if err := s.row(ctx, `SELECT family_id FROM refresh_tokens WHERE signature = $1`, []any{signature}, &familyID); err != nil {
+		return fmt.Errorf("deactivate refresh token: %w", err)
 	}
 	return fmt.Errorf("deactivate refresh token of family %q: already inactive: %w", familyID, storage.ErrConflict)
 }
 
 // GetTokenFamily finds a family by ID.
 func (s *Store) GetTokenFamily(ctx context.Context, id string) (*storage.TokenFamily, error) {
-	key, ok := storage.CanonicalID(id)
-	if !ok {
-		return nil, fmt.Errorf("get token family %q: %w", id, storage.ErrNotFound)
+	var f storage.TokenFamily
+	k, err := key("family id", id, storage.ErrNotFound)
+	if err == nil {
+		err = s.row(ctx, `SELECT id, client_id, subject, started_at, revoked_at FROM token_families WHERE id = $1`,
+			[]any{k}, &f.ID, &f.ClientID, &f.Subject, timeDest{&f.StartedAt}, timeDest{&f.RevokedAt})
 	}
-	var (
-		f       storage.TokenFamily
-		revoked pgtype.Timestamptz
-	)
-	err := s.q(ctx).QueryRow(ctx, `SELECT id, client_id, subject, started_at, revoked_at
-		FROM token_families WHERE id = $1`, key).Scan(&f.ID, &f.ClientID, &f.Subject, &f.StartedAt, &revoked)
 	if err != nil {
-		return nil, fmt.Errorf("get token family %q: %w", id, mapErr(err))
-	}
-	f.StartedAt = f.StartedAt.UTC()
-	if revoked.Valid {
-		f.RevokedAt = revoked.Time.UTC()
+		return nil, fmt.Errorf("get token family %q: %w", id, err)
 	}
 	return &f, nil
 }
 
 // RevokeTokenFamily revokes the family and deactivates its tokens.
 func (s *Store) RevokeTokenFamily(ctx context.Context, id string, at time.Time) error {
-	key, ok := storage.CanonicalID(id)
-	if !ok {
-		return fmt.Errorf("revoke token family %q: %w", id, storage.ErrNotFound)
+	k, err := key("family id", id, storage.ErrNotFound)
+	if err == nil {
+		at = storage.Stamp(at, storage.Now())
+		err = s.InTx(ctx, func(ctx context.Context) error {
+			// Family first: see the top of this file. coalesce keeps the
+			// time of the first revocation.
+			err := s.execOne(ctx, `UPDATE token_families SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`,
+				k, s.d.Time(at))
+			if err == nil {
+				_, err = s.exec(ctx, `UPDATE refresh_tokens SET active = false WHERE family_id = $1 AND active`, k)
+			}
+			return err
+		})
 	}
-	at = storage.Stamp(at, storage.Now())
-	err := s.InTx(ctx, func(ctx context.Context) error {
-		// Family first: see the top of this file. coalesce keeps the time
-		// of the first revocation.
-		tag, err := s.q(ctx).Exec(ctx, `UPDATE token_families SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`,
-			key, at)
-		if err == nil {
-			err = affected(tag)
-		}
-		if err == nil {
-			_, err = s.q(ctx).Exec(ctx, `UPDATE refresh_tokens SET active = false WHERE family_id = $1 AND active`, key)
-		}
-		return err
-	})
 	if err != nil {
-		return fmt.Errorf("revoke token family %q: %w", id, mapErr(err))
+		return fmt.Errorf("revoke token family %q: %w", id, err)
 	}
 	return nil
 }
@@ -224,48 +205,43 @@ func (s *Store) RevokeClientTokens(ctx context.Context, clientID string, at time
 // client_id, never input) is value, and deactivates the refresh tokens of
 // every revoked family it selects, and returns how many it revoked.
 func (s *Store) revokeFamilies(ctx context.Context, column, value string, at time.Time) (int, error) {
+	if err := storage.CheckText(column, value); err != nil {
+		return 0, err
+	}
 	at = storage.Stamp(at, storage.Now())
 	var n int64
 	err := s.InTx(ctx, func(ctx context.Context) error {
-		tag, err := s.q(ctx).Exec(ctx, `UPDATE token_families SET revoked_at = $2 WHERE `+column+` = $1 AND revoked_at IS NULL`,
-			value, at)
+		var err error
+		n, err = s.exec(ctx, `UPDATE token_families SET revoked_at = $2 WHERE `+column+` = $1 AND revoked_at IS NULL`,
+			value, s.d.Time(at))
 		if err != nil {
 			return err
 		}
-		n = tag.RowsAffected()
 		// The tokens of every revoked family selected: those just revoked,
 		// and none of a family live again since (a login after this logout).
-		_, err = s.q(ctx).Exec(ctx, `UPDATE refresh_tokens SET active = false
+		_, err = s.exec(ctx, `UPDATE refresh_tokens SET active = false
 			WHERE active AND family_id IN (SELECT id FROM token_families WHERE `+column+` = $1 AND revoked_at IS NOT NULL)`,
 			value)
 		return err
 	})
-	if err != nil {
-		return 0, mapErr(err)
-	}
-	return int(n), nil
+	return int(n), err
 }
 
 // RevokeAccessToken records a revoked jti until expiresAt.
 func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error {
-	if err := checkJTI(jti, expiresAt); err != nil {
-		return fmt.Errorf("revoke access token %q: %w", jti, err)
+	err := storage.CheckText("jti", jti)
+	switch {
+	case err != nil:
+	case jti == "" || len(jti) > storage.MaxTokenKeyLen:
+		err = fmt.Errorf("jti of %d bytes, want 1 to %d", len(jti), storage.MaxTokenKeyLen)
+	case expiresAt.IsZero():
+		err = errors.New("no expiry")
+	default:
+		_, err = s.exec(ctx, `INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2)
+			ON CONFLICT (jti) DO NOTHING`, jti, s.d.Time(expiresAt.Truncate(time.Microsecond)))
 	}
-	_, err := s.q(ctx).Exec(ctx, `INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2)
-		ON CONFLICT (jti) DO NOTHING`, jti, expiresAt.Truncate(time.Microsecond))
 	if err != nil {
-		return fmt.Errorf("revoke access token %q: %w", jti, mapErr(err))
-	}
-	return nil
-}
-
-// checkJTI checks the arguments of RevokeAccessToken.
-func checkJTI(jti string, expiresAt time.Time) error {
-	if jti == "" || len(jti) > storage.MaxTokenKeyLen {
-		return fmt.Errorf("jti of %d bytes, want 1 to %d", len(jti), storage.MaxTokenKeyLen)
-	}
-	if expiresAt.IsZero() {
-		return errors.New("no expiry")
+		return fmt.Errorf("revoke access token %q: %w", jti, err)
 	}
 	return nil
 }
@@ -273,8 +249,10 @@ func checkJTI(jti string, expiresAt time.Time) error {
 // AccessTokenRevoked reports whether jti was revoked.
 func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
 	var revoked bool
-	err := s.q(ctx).QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1)`, jti).
-		Scan(&revoked)
+	err := storage.CheckText("jti", jti)
+	if err == nil {
+		err = s.row(ctx, `SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1)`, []any{jti}, &revoked)
+	}
 	if err != nil {
 		return false, fmt.Errorf("check access token %q: %w", jti, err)
 	}
@@ -283,27 +261,27 @@ func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error
 
 // PurgeTokens deletes expired tokens and revocations, then empty families.
 func (s *Store) PurgeTokens(ctx context.Context, before time.Time) (int, error) {
-	before = before.Truncate(time.Microsecond) // the precision stored
+	b := s.d.Time(before.Truncate(time.Microsecond)) // the precision stored
 	var total int64
 	err := s.InTx(ctx, func(ctx context.Context) error {
-		del := func(query string, args ...any) error {
-			tag, err := s.q(ctx).Exec(ctx, query, args...)
-			total += tag.RowsAffected()
-			return err
-		}
-		if err := del(`DELETE FROM refresh_tokens WHERE expires_at < $1`, before); err != nil {
-			return err
-		}
-		if err := del(`DELETE FROM revoked_access_tokens WHERE expires_at < $1`, before); err != nil {
-			return err
+		for _, q := range []string{
+			`DELETE FROM refresh_tokens WHERE expires_at < $1`,
+			`DELETE FROM revoked_access_tokens WHERE expires_at < $1`,
+		} {
+			n, err := s.exec(ctx, q, b)
+			if err != nil {
+				return err
+			}
+			total += n
 		}
 		// A family locked by a rotation or revocation in progress is
-		// skipped, not waited for (which could deadlock): the next purge
-		// takes it.
-		return del(`DELETE FROM token_families WHERE id IN (
+		// skipped (SkipLocked), not waited for (which could deadlock): the
+		// next purge takes it.
+		n, err := s.exec(ctx, `DELETE FROM token_families WHERE id IN (
 			SELECT id FROM token_families f
-			WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = f.id)
-			FOR UPDATE SKIP LOCKED)`)
+			WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = f.id)`+s.d.SkipLocked+`)`)
+		total += n
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("purge tokens: %w", err)
