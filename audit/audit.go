@@ -40,6 +40,8 @@ const (
 	TargetTokenFamily = "token_family" // a login's refresh tokens, by family id
 	TargetAccessToken = "access_token" // by jti
 	TargetSigningKey  = "signing_key"  // by kid
+	TargetLoginKey    = "login_key"    // login protection's key of a name that matched nothing (a keyed hash)
+	TargetBlock       = "block"        // a block list entry, by id
 )
 
 // Actions (storage.AuditEvent.Action), as the admin API contract lists them.
@@ -76,6 +78,14 @@ const (
 	ActionAuthRefreshReuse = "auth.refresh.reuse"
 	// ActionTokenRevoke is an RFC 7009 revocation request.
 	ActionTokenRevoke = "token.revoke"
+	// ActionAuthLockout is an account or a client locked by login
+	// protection after repeated failures.
+	ActionAuthLockout = "auth.lockout"
+	// ActionUserUnlock lifts login protection's lock of an account.
+	ActionUserUnlock = "user.unlock"
+	// ActionBlockAdd and ActionBlockRemove change the block list.
+	ActionBlockAdd    = "security.block.add"
+	ActionBlockRemove = "security.block.remove"
 	// ActionKeyRotate is a signing key rotation.
 	ActionKeyRotate = "key.rotate"
 	// ActionKeyRevoke is the revocation of a (compromised) signing key.

@@ -91,6 +91,9 @@ func validBody(op string, n int) map[string]any {
 			"scopes": []string{"openid"}, "audiences": []string{"gaia"}, "roles": []string{"InventoryViewer"}}
 	case "PATCH /clients/{client_id}":
 		return map[string]any{"name": "Hostile", "scopes": []string{"openid"}, "audiences": []string{"gaia"}}
+	case "POST /blocks":
+		// 198.18.0.0/15 (benchmarking) is never the test's own address.
+		return map[string]any{"cidr": fmt.Sprintf("198.18.%d.%d", n/256%256, n%256), "reason": "hostile"}
 	}
 	return nil
 }

@@ -145,6 +145,7 @@ func TestAdminAPI(t *testing.T) {
 		t.Run("concurrent updates", func(t *testing.T) { testAdminConcurrentUpdates(t, api) })
 		t.Run("stale admin token", func(t *testing.T) { testAdminStaleToken(t, l, api) })
 		t.Run("audit", func(t *testing.T) { testAdminAudit(t, l, api, viewer.ID) })
+		t.Run("security", func(t *testing.T) { testAdminSecurity(t, l, api) })
 
 		r := want(t, root.do("GET", "/openapi.json", nil), http.StatusOK)
 		if !bytes.Equal(r.body, admin.Document) {
@@ -529,11 +530,11 @@ func testAdminCatalog(t *testing.T, api *adminClient) {
 	want(t, api.do("GET", "/permissions", nil), http.StatusOK).decode(t, &perms)
 	var depts admin.Items[admin.Department]
 	want(t, api.do("GET", "/departments", nil), http.StatusOK).decode(t, &depts)
-	if len(roles.Items) != 6 || len(perms.Items) != 10 || len(depts.Items) != 3 {
-		t.Errorf("%d roles, %d permissions, %d departments; the example seed has 6, 10, 3", len(roles.Items), len(perms.Items), len(depts.Items))
+	if len(roles.Items) != 6 || len(perms.Items) != 11 || len(depts.Items) != 3 {
+		t.Errorf("%d roles, %d permissions, %d departments; the example seed has 6, 11, 3", len(roles.Items), len(perms.Items), len(depts.Items))
 	}
 	for _, r := range roles.Items {
-		if r.Name == "PlatformAdmin" && len(r.Permissions) != 7 {
+		if r.Name == "PlatformAdmin" && len(r.Permissions) != 8 {
 			t.Errorf("PlatformAdmin has %v", r.Permissions)
 		}
 	}

@@ -81,27 +81,39 @@ func BenchmarkTokens(b *testing.B) {
 			// Quiet logs and the default key refresh interval, not the tests' fast one.
 			srv := start(b, db(b), "GAIA_LOG_LEVEL=warn", "GAIA_KEY_REFRESH_INTERVAL=15s")
 			c := newTokenClient(b, srv.issuer)
-			b.Run("client_credentials", func(b *testing.B) {
-				form := url.Values{"grant_type": {"client_credentials"}}.Encode()
-				srv.measure(b, signs, func(pb *testing.PB) {
-					for pb.Next() {
-						if _, err := c.post(b, "inventory-service", serviceSecret, form); err != nil {
-							b.Error(err)
-							return
+			clientCredentials := func(srv *iam, c *tokenClient) func(b *testing.B) {
+				return func(b *testing.B) {
+					form := url.Values{"grant_type": {"client_credentials"}}.Encode()
+					srv.measure(b, signs, func(pb *testing.PB) {
+						for pb.Next() {
+							if _, err := c.post(b, "inventory-service", serviceSecret, form); err != nil {
+								b.Error(err)
+								return
+							}
 						}
-					}
-				})
-			})
-			b.Run("password", func(b *testing.B) {
-				srv.measure(b, hashes, func(pb *testing.PB) {
-					for pb.Next() {
-						if _, err := c.login(b); err != nil {
-							b.Error(err)
-							return
+					})
+				}
+			}
+			password := func(srv *iam, c *tokenClient) func(b *testing.B) {
+				return func(b *testing.B) {
+					srv.measure(b, hashes, func(pb *testing.PB) {
+						for pb.Next() {
+							if _, err := c.login(b); err != nil {
+								b.Error(err)
+								return
+							}
 						}
-					}
-				})
-			})
+					})
+				}
+			}
+			b.Run("client_credentials", clientCredentials(srv, c))
+			b.Run("password", password(srv, c))
+			// The same grants with login protection off: what counting
+			// attempts costs, next to the bound measured in the same run.
+			untracked := start(b, db(b), "GAIA_LOG_LEVEL=warn", "GAIA_KEY_REFRESH_INTERVAL=15s", "GAIA_LOGIN_PROTECTION=off")
+			uc := newTokenClient(b, untracked.issuer)
+			b.Run("client_credentials_untracked", clientCredentials(untracked, uc))
+			b.Run("password_untracked", password(untracked, uc))
 			b.Run("refresh", func(b *testing.B) {
 				// A login per goroutine, each refreshing its own chain.
 				chains := make(chan string, benchParallelism*runtime.GOMAXPROCS(0))

@@ -99,7 +99,7 @@ func TestDelegationAttacks(t *testing.T) {
 	forEachLocal(t, nil, func(t *testing.T, l *local) {
 		d := newDelegation(t, l)
 		adminID := d.adminID()
-		platformAdmin := []string{"iam.audit.read", "iam.client.manage", "iam.role.assign", "iam.session.revoke",
+		platformAdmin := []string{"iam.audit.read", "iam.client.manage", "iam.role.assign", "iam.security.manage", "iam.session.revoke",
 			"iam.user.create", "iam.user.read", "iam.user.update"}
 		without := func(held string) []string {
 			return slices.DeleteFunc(slices.Clone(platformAdmin), func(p string) bool { return p == held })
@@ -116,7 +116,7 @@ func TestDelegationAttacks(t *testing.T) {
 			refused(t, api.do("PUT", "/users/"+acc.ID+"/roles/PlatformAdmin", nil), without("iam.role.assign")...)
 			// Nor by taking the admin's roles away.
 			refused(t, api.do("DELETE", "/users/"+adminID+"/roles/PlatformAdmin", nil),
-				"analytics.report.view", "inventory.read", "inventory.write", "iam.audit.read", "iam.client.manage",
+				"analytics.report.view", "inventory.read", "inventory.write", "iam.audit.read", "iam.client.manage", "iam.security.manage",
 				"iam.session.revoke", "iam.user.create", "iam.user.read", "iam.user.update")
 			if e := permissionsOf(t, d.api, mallory.ID); !slices.Equal(e.Roles, []string{"Assigner"}) {
 				t.Errorf("mallory holds %v, want [Assigner]", e.Roles)
@@ -161,17 +161,17 @@ func TestDelegationAttacks(t *testing.T) {
 			d.role("Updater", "UPDATERS", "iam.user.update")
 			_, api := d.user("ursula", []string{"UPDATERS"}, []string{"Updater"})
 			refused(t, api.do("PUT", "/users/"+adminID+"/password", map[string]any{"password": "ursula owns admin now"}),
-				"analytics.report.view", "inventory.read", "inventory.write", "iam.audit.read", "iam.client.manage",
+				"analytics.report.view", "inventory.read", "inventory.write", "iam.audit.read", "iam.client.manage", "iam.security.manage",
 				"iam.role.assign", "iam.session.revoke", "iam.user.create", "iam.user.read")
 			if _, err := webConfig(l.issuer).PasswordCredentialsToken(t.Context(), "admin", "ursula owns admin now"); !isInvalidGrant(err) {
 				t.Errorf("login with the password ursula set: %v, want invalid_grant", err)
 			}
 			userToken(t, l.issuer, "admin", adminPassword)
 			refused(t, api.do("PATCH", "/users/"+adminID, map[string]any{"active": false}),
-				"analytics.report.view", "inventory.read", "inventory.write", "iam.audit.read", "iam.client.manage",
+				"analytics.report.view", "inventory.read", "inventory.write", "iam.audit.read", "iam.client.manage", "iam.security.manage",
 				"iam.role.assign", "iam.session.revoke", "iam.user.create", "iam.user.read")
 			refused(t, api.do("DELETE", "/users/"+adminID, nil),
-				"analytics.report.view", "inventory.read", "inventory.write", "iam.audit.read", "iam.client.manage",
+				"analytics.report.view", "inventory.read", "inventory.write", "iam.audit.read", "iam.client.manage", "iam.security.manage",
 				"iam.role.assign", "iam.session.revoke", "iam.user.create", "iam.user.read")
 		})
 
@@ -211,7 +211,7 @@ func TestHelpDesk(t *testing.T) {
 		want(t, api.do("PATCH", "/users/"+clerk.ID, map[string]any{"active": false}), http.StatusOK)
 		want(t, api.do("PATCH", "/users/"+clerk.ID, map[string]any{"active": true}), http.StatusOK)
 
-		missing := []string{"analytics.report.view", "iam.audit.read", "iam.client.manage", "iam.role.assign", "iam.user.create"}
+		missing := []string{"analytics.report.view", "iam.audit.read", "iam.client.manage", "iam.role.assign", "iam.security.manage", "iam.user.create"}
 		refused(t, api.do("PUT", "/users/"+adminID+"/password", map[string]any{"password": "the desk's own password"}), missing...)
 		refused(t, api.do("POST", "/users/"+adminID+"/logout", nil), missing...)
 		// No one changes their own active flag.

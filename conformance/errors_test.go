@@ -1,8 +1,6 @@
 package conformance
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -54,15 +52,7 @@ func (c tokenCall) do(t *testing.T, s *iam) tokenResult {
 	if c.authorization != "" {
 		req.Header.Set("Authorization", c.authorization)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := tokenResult{status: resp.StatusCode, raw: string(raw), header: resp.Header}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
+	return send(t, req)
 }
 
 var web = [2]string{"gaia-web", webSecret}

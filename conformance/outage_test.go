@@ -23,7 +23,10 @@ import (
 // correct credentials get 503 temporarily_unavailable with Retry-After at
 // the token endpoint (client authentication and password alike), at
 // introspection, revocation and userinfo, and the admin API answers a 503
-// problem; no answer says anything of the database.
+// problem; no answer says anything of the database. On PostgreSQL the
+// password grant's first read is login protection's (it reads the
+// account's count at every attempt), so its 503 is the guard's failure
+// mapped as an outage, not a 500.
 //
 // PostgreSQL is reached through a TCP relay the test then cuts: the open
 // connections die and new ones are refused, as when the database host

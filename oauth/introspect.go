@@ -159,11 +159,15 @@ func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (fosite.C
 	if err := parseForm(w, r); err != nil {
 		return nil, "", err
 	}
+	v, err := s.protect(r.Context(), w, r)
+	if err != nil {
+		return nil, "", err
+	}
 	c, err := s.provider.AuthenticateClient(r.Context(), r, r.PostForm)
 	if err == nil {
 		err = checkPublic(c, r)
 	}
-	if err != nil {
+	if err = s.protectedClient(r.Context(), r, v, c, err); err != nil {
 		return nil, "", err
 	}
 	token := strings.TrimSpace(r.PostForm.Get("token"))

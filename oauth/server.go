@@ -18,6 +18,7 @@ import (
 	fositeoauth2 "github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/token/hmac"
 
+	"github.com/gaia-platform/iam/oauth/guard"
 	"github.com/gaia-platform/iam/rbac"
 	"github.com/gaia-platform/iam/storage"
 )
@@ -44,6 +45,8 @@ type Config struct {
 	RefreshReuseInterval time.Duration
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Guard is login protection; required.
+	Guard *guard.Guard
 }
 
 // The default and the bound of Config.RefreshReuseInterval.
@@ -68,6 +71,7 @@ type Server struct {
 	access   *accessTokens
 	refresh  verifiedRefresh
 	audit    auditor
+	guard    *guard.Guard
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -92,8 +96,8 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 		return nil, errors.New("oauth: token secret must be at least 32 bytes")
 	case cfg.DefaultAudience == "":
 		return nil, errors.New("oauth: default audience is required")
-	case store == nil || svc == nil || keys == nil || secrets == nil || rec == nil || log == nil:
-		return nil, errors.New("oauth: store, rbac, keys, secrets, auditor and log are required")
+	case store == nil || svc == nil || keys == nil || secrets == nil || rec == nil || log == nil || cfg.Guard == nil:
+		return nil, errors.New("oauth: store, rbac, keys, secrets, auditor, guard and log are required")
 	}
 	fcfg := &fosite.Config{
 		AccessTokenLifespan:  cfg.AccessTokenTTL,
@@ -135,7 +139,7 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 		},
 		scopedRefresh{&fositeoauth2.RefreshTokenGrantHandler{AccessTokenStrategy: at, RefreshTokenStrategy: rt, TokenRevocationStorage: fs, Config: fcfg}},
 	}
-	s := &Server{clients: cl, cfg: cfg, store: store, rbac: svc, fstore: fs, access: at, refresh: rt, audit: rec, log: log, now: now}
+	s := &Server{clients: cl, cfg: cfg, store: store, rbac: svc, fstore: fs, access: at, refresh: rt, audit: rec, guard: cfg.Guard, log: log, now: now}
 	// Composed by hand rather than with compose.Compose, whose factories
 	// type-assert the store at run time and panic on a missing method.
 	s.provider = &fosite.Fosite{Store: fs, Config: fcfg}

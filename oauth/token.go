@@ -47,11 +47,15 @@ func (s *Server) token(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	if err := checkTokenRequest(r); err != nil {
 		return nil, nil, err
 	}
+	v, err := s.protect(ctx, w, r)
+	if err != nil {
+		return nil, nil, err
+	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, &Session{})
 	if err == nil {
 		err = checkPublic(ar.GetClient(), r)
 	}
-	if err != nil {
+	if err = s.protected(ctx, r, v, ar, err); err != nil {
 		return ar, nil, err
 	}
 	grant := ar.GetGrantTypes()[0]

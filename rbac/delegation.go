@@ -197,3 +197,18 @@ func (s *Service) mayActOnUser(ctx context.Context, a Actor, userID string, own 
 func (c *Clients) mayActOnClient(ctx context.Context, a Actor, clientID string, own bool) error {
 	return mayActOn(ctx, a, ActorService, clientID, own, c.store.ClientGrants)
 }
+
+// MayActOnUser checks that a may act on the user id without changing the
+// user's grants (lifting a login lock, for one): a principal only acts on
+// users whose permissions its own cover. It joins the transaction ctx
+// carries, holding the user's lock, so that the grants it compared cannot
+// grow before that transaction's change is written. An unknown user is
+// storage.ErrNotFound.
+func (s *Service) MayActOnUser(ctx context.Context, a Actor, id string) error {
+	return s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.lockUser(ctx, id); err != nil {
+			return err
+		}
+		return s.mayActOnUser(ctx, a, id, false)
+	})
+}

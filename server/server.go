@@ -18,6 +18,7 @@ import (
 	"github.com/gaia-platform/iam/clientip"
 	"github.com/gaia-platform/iam/discovery"
 	"github.com/gaia-platform/iam/oauth"
+	"github.com/gaia-platform/iam/oauth/guard"
 	"github.com/gaia-platform/iam/oauth/keys"
 	"github.com/gaia-platform/iam/password"
 	"github.com/gaia-platform/iam/rbac"
@@ -64,14 +65,18 @@ type Config struct {
 	// presenting it again is refused without ending the login (see
 	// oauth.Config); 0 takes every replay for reuse.
 	RefreshReuseInterval time.Duration
-	// Now is the clock of the OAuth endpoints; nil is time.Now. Tests
-	// move it past the refresh reuse interval instead of waiting.
+	// Now is the clock of the OAuth endpoints and of login protection;
+	// nil is time.Now. Tests move it past the refresh reuse interval and
+	// through lock delays instead of waiting.
 	Now func() time.Time
 	// KEK is the 32-byte key-encryption key; the other server keys are
 	// derived from it.
 	KEK []byte
 	// Seed is reconciled when the server is made.
 	Seed *seed.File
+	// Login is login protection's policy; the zero Policy means
+	// guard.DefaultPolicy().
+	Login guard.Policy
 	// SeedCascade lets the seed remove the user role assignments it breaks
 	// (seed.ErrBreaksAssignments); without it such a seed is refused.
 	SeedCascade bool
@@ -97,6 +102,7 @@ type Server struct {
 	seeded  seed.Result
 	store   storage.Store
 	audit   *audit.Recorder
+	guard   *guard.Guard
 	hasher  *password.Hasher
 	log     *slog.Logger
 }
@@ -114,6 +120,9 @@ type Domain struct {
 	Seeder        *seed.Seeder
 	ClientSecrets *oauth.SecretHasher
 	Passwords     *password.Hasher
+	// Guard is login protection with the default policy: enough to unlock
+	// accounts and change the block list.
+	Guard *guard.Guard
 }
 
 // NewDomain builds the domain over store, hashing passwords with the
@@ -153,7 +162,24 @@ func newDomain(store storage.Store, kek []byte, hashing password.Config, overrid
 	if err != nil {
 		return nil, err
 	}
-	return &Domain{RBAC: svc, Clients: clients, Seeder: seeder, ClientSecrets: clientSecrets, Passwords: hasher}, nil
+	g, err := NewGuard(store, kek, guard.DefaultPolicy(), nil, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Domain{RBAC: svc, Clients: clients, Seeder: seeder, ClientSecrets: clientSecrets, Passwords: hasher, Guard: g}, nil
+}
+
+// NewGuard builds login protection over store, its names keyed with a key
+// derived from kek, so that every server sharing the kek counts alike.
+func NewGuard(store storage.Store, kek []byte, p guard.Policy, now func() time.Time, log *slog.Logger) (*guard.Guard, error) {
+	key, err := derive(kek, "gaia-iam login protection v1")
+	if err != nil {
+		return nil, err
+	}
+	if p == (guard.Policy{}) {
+		p = guard.DefaultPolicy()
+	}
+	return guard.New(p, store, key, log, now)
 }
 
 // New reconciles the seed, loads (or makes) the signing keys and builds the
@@ -198,6 +224,10 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
+	g, err := NewGuard(store, cfg.KEK, cfg.Login, cfg.Now, log)
+	if err != nil {
+		return nil, err
+	}
 	rec := audit.New(store, log, audit.Options{})
 	o, err := oauth.New(oauth.Config{
 		Issuer:               cfg.Issuer,
@@ -209,6 +239,7 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 		ClientCacheTTL:       cfg.ClientCacheTTL,
 		RefreshReuseInterval: cfg.RefreshReuseInterval,
 		Now:                  cfg.Now,
+		Guard:                g,
 	}, store, d.RBAC, ring, d.ClientSecrets, rec, log)
 	if err != nil {
 		_ = rec.Close(ctx)
@@ -219,14 +250,14 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 		_ = rec.Close(ctx)
 		return nil, err
 	}
-	adminAPI, err := newAdmin(ctx, cfg, store, d, ring, rec, o, log)
+	adminAPI, err := newAdmin(ctx, cfg, store, d, ring, rec, o, g, log)
 	if err != nil {
 		_ = rec.Close(ctx)
 		return nil, err
 	}
 	h := routes(store, o, disco, adminAPI, log)
 	h = proxies.Handler(hygiene(h, log))
-	return &Server{handler: h, ring: ring, rbac: d.RBAC, seeded: res, store: store, audit: rec, hasher: d.Passwords, log: log}, nil
+	return &Server{handler: h, ring: ring, rbac: d.RBAC, seeded: res, store: store, audit: rec, hasher: d.Passwords, guard: g, log: log}, nil
 }
 
 // newAdmin builds the admin API. Its tokens are verified by the same
@@ -234,7 +265,7 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 // than over HTTP; they must be for the default audience. Then the OAuth
 // server's liveness rule, the one introspection and userinfo use, decides
 // whether the token is still live.
-func newAdmin(ctx context.Context, cfg Config, store storage.Store, d *Domain, ring *keys.Ring, rec *audit.Recorder, o *oauth.Server, log *slog.Logger) (http.Handler, error) {
+func newAdmin(ctx context.Context, cfg Config, store storage.Store, d *Domain, ring *keys.Ring, rec *audit.Recorder, o *oauth.Server, g *guard.Guard, log *slog.Logger) (http.Handler, error) {
 	v, err := claims.NewVerifier(ctx, claims.VerifierConfig{
 		Issuer:   cfg.Issuer,
 		Audience: cfg.DefaultAudience,
@@ -255,6 +286,7 @@ func newAdmin(ctx context.Context, cfg Config, store storage.Store, d *Domain, r
 		Store:         store,
 		Audit:         rec,
 		ClientChanged: o.ForgetClient,
+		Security:      g,
 		Log:           log,
 	})
 	if err != nil {
@@ -293,7 +325,15 @@ func (s *Server) purge(ctx context.Context) {
 	if n > 0 {
 		s.log.InfoContext(ctx, "expired tokens purged", "rows", n)
 	}
+	if m, err := s.guard.Purge(ctx); err != nil {
+		s.log.WarnContext(ctx, "purging idle login protection state failed", "error", err)
+	} else if m > 0 {
+		s.log.InfoContext(ctx, "idle login protection state purged", "rows", m)
+	}
 }
+
+// Guard is the server's login protection.
+func (s *Server) Guard() *guard.Guard { return s.guard }
 
 // Audit is the server's audit recorder.
 func (s *Server) Audit() *audit.Recorder { return s.audit }

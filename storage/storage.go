@@ -326,6 +326,7 @@ type Store interface {
 	SigningKeys
 	Tokens
 	Audit
+	Logins
 	Transactor
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gaia-platform/iam/oauth"
+	"github.com/gaia-platform/iam/oauth/guard"
 	"github.com/gaia-platform/iam/server"
 )
 
@@ -43,6 +44,8 @@ type Config struct {
 	SeedCascade bool
 	// Limits bound connections, hashing and the database pool.
 	Limits Limits
+	// Login is login protection's policy.
+	Login guard.Policy
 }
 
 // setting is one flag and its environment variable.
@@ -69,6 +72,16 @@ var settings = []setting{
 	{"shutdown-timeout", "GAIA_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests get on SIGINT/SIGTERM"},
 	{"log-level", "GAIA_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "GAIA_LOG_FORMAT", "text", "text or json"},
+	{"login-protection", "GAIA_LOGIN_PROTECTION", "on", "on, or off to stop counting failed logins and throttling them (the block list still applies)"},
+	{"login-lockout-threshold", "GAIA_LOGIN_LOCKOUT_THRESHOLD", "5", "consecutive failures that lock an account or a client"},
+	{"login-lockout-delay", "GAIA_LOGIN_LOCKOUT_DELAY", "1m", "first lock; doubled at each further failure"},
+	{"login-lockout-max-delay", "GAIA_LOGIN_LOCKOUT_MAX_DELAY", "15m", "longest lock"},
+	{"login-failure-reset", "GAIA_LOGIN_FAILURE_RESET", "12h", "failures of an account or client are forgotten after this long without one"},
+	{"login-permanent-lockout-after", "GAIA_LOGIN_PERMANENT_LOCKOUT_AFTER", "0", "make an account's Nth lock permanent, until an admin unlocks it; 0 never"},
+	{"login-address-failures", "GAIA_LOGIN_ADDRESS_FAILURES", "50", "failures from one address (IPv6: one /64) that get it refused until the window ends"},
+	{"login-address-window", "GAIA_LOGIN_ADDRESS_WINDOW", "5m", "window of --login-address-failures"},
+	{"login-state-cache-ttl", "GAIA_LOGIN_STATE_CACHE_TTL", "1s", "how long a server trusts the failure counts of a client or address it read; 0 to read every time"},
+	{"block-list-refresh", "GAIA_BLOCK_LIST_REFRESH", "5s", "how often a server reloads the block list, so changes made elsewhere reach it"},
 }
 
 // parseConfig reads the settings from args (flags) over getenv over the
@@ -149,6 +162,7 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 	} else {
 		cfg.SeedCascade = b
 	}
+	errs = append(errs, parseLogin(values, &cfg.Login)...)
 	if err := cfg.LogLevel.UnmarshalText([]byte(*values["log-level"])); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level: %w", err))
 	}
@@ -177,6 +191,59 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 		cfg.DatabaseURL = u
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// parseLogin reads login protection's settings into p.
+func parseLogin(values map[string]*string, p *guard.Policy) []error {
+	var errs []error
+	durations := []struct {
+		name string
+		dst  *time.Duration
+		zero bool // 0 allowed
+	}{
+		{"login-lockout-delay", &p.BaseDelay, false},
+		{"login-lockout-max-delay", &p.MaxDelay, false},
+		{"login-failure-reset", &p.ResetAfter, false},
+		{"login-address-window", &p.AddressWindow, false},
+		{"login-state-cache-ttl", &p.CacheTTL, true},
+		{"block-list-refresh", &p.BlockRefresh, false},
+	}
+	for _, d := range durations {
+		v, err := time.ParseDuration(*values[d.name])
+		if err != nil || v < 0 || (v == 0 && !d.zero) {
+			errs = append(errs, fmt.Errorf("--%s: %q is not a positive duration", d.name, *values[d.name]))
+		}
+		*d.dst = v
+	}
+	ints := []struct {
+		name string
+		dst  *int
+		min  int
+	}{
+		{"login-lockout-threshold", &p.Threshold, 1},
+		{"login-permanent-lockout-after", &p.PermanentAfter, 0},
+		{"login-address-failures", &p.AddressFailures, 1},
+	}
+	for _, n := range ints {
+		v, err := strconv.Atoi(*values[n.name])
+		if err != nil || v < n.min {
+			errs = append(errs, fmt.Errorf("--%s: %q is not a whole number ≥ %d", n.name, *values[n.name], n.min))
+		}
+		*n.dst = v
+	}
+	switch *values["login-protection"] {
+	case "on":
+	case "off":
+		p.Off = true
+	default:
+		errs = append(errs, fmt.Errorf("--login-protection: %q is neither on nor off", *values["login-protection"]))
+	}
+	if len(errs) == 0 {
+		if err := p.Check(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }
 
 // checkIssuer enforces RFC 8414 §2: an http(s) URL with no query or

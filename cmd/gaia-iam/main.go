@@ -8,6 +8,8 @@
 //	                            manage users from the command line
 //	gaia-iam client create|rotate-secret
 //	                            manage OAuth clients from the command line
+//	gaia-iam block add|list|remove, gaia-iam user unlock
+//	                            login protection: the block list, locked accounts
 //
 // Every setting flag has a GAIA_* environment equivalent; a flag wins over
 // the environment. A password or client secret is never a flag.
@@ -83,6 +85,8 @@ func dispatch(ctx context.Context, args []string, s sys) error {
 		return userCmd(ctx, args[1:], s)
 	case "client":
 		return clientCmd(ctx, args[1:], s)
+	case "block":
+		return blockCmd(ctx, args[1:], s)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return nil
@@ -108,10 +112,15 @@ Commands:
                      [--role NAME]... [--password-stdin]
   user set-password  set a user's password: --username NAME [--password-stdin]
   user disable       disable a user and revoke all their sessions: --username NAME
+  user unlock USERNAME
+                     lift login protection's lock of an account and forget its failures
   client create      create an OAuth client: --client-id ID --name NAME --grant-type G...
                      [--scope S]... [--audience A]... [--role R]... [--public]
   client rotate-secret
                      give a confidential client a new secret: --client-id ID
+  block add CIDR     refuse token requests from an address range: [--reason TEXT] [--expires-in DURATION]
+  block list         list the block list
+  block remove CIDR  lift a block
 
 A password or client secret is never taken as a flag: --password-stdin reads
 the first line of standard input; without it, and for client secrets, one is

@@ -58,6 +58,7 @@ func serve(ctx context.Context, args []string, s sys) error {
 		RefreshReuseInterval: cfg.RefreshReuseInterval,
 		KEK:                  kek,
 		Seed:                 file,
+		Login:                cfg.Login,
 		SeedCascade:          cfg.SeedCascade,
 		Hashing:              cfg.Limits.Hashing,
 		TrustedProxies:       cfg.Limits.TrustedProxies,

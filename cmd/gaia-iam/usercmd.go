@@ -29,9 +29,11 @@ func userCmd(ctx context.Context, args []string, s sys) error {
 			return userSetPassword(ctx, args[1:], s)
 		case "disable":
 			return userDisable(ctx, args[1:], s)
+		case "unlock":
+			return userUnlock(ctx, args[1:], s)
 		}
 	}
-	fmt.Fprintln(s.stderr, "usage: gaia-iam user create|set-password|disable [flags]")
+	fmt.Fprintln(s.stderr, "usage: gaia-iam user create|set-password|disable|unlock [flags]")
 	return errUsage
 }
 

@@ -67,7 +67,9 @@ type Config struct {
 	// ClientChanged, when set, is called after a client was changed or
 	// deleted, so that this process drops what it cached of it at once.
 	ClientChanged func(clientID string)
-	Log           *slog.Logger
+	// Security unlocks accounts and keeps the block list.
+	Security Security
+	Log      *slog.Logger
 }
 
 // API serves the admin endpoints.
@@ -79,13 +81,14 @@ type API struct {
 	store         Store
 	audit         Auditor
 	clientChanged func(string)
+	security      Security
 	log           *slog.Logger
 }
 
 // New checks cfg and returns the API.
 func New(cfg Config) (*API, error) {
-	if cfg.Verifier == nil || cfg.Liveness == nil || cfg.Users == nil || cfg.Clients == nil || cfg.Store == nil || cfg.Audit == nil || cfg.Log == nil {
-		return nil, errors.New("admin.New: verifier, liveness, users, clients, store, audit and log are required")
+	if cfg.Verifier == nil || cfg.Liveness == nil || cfg.Users == nil || cfg.Clients == nil || cfg.Store == nil || cfg.Audit == nil || cfg.Security == nil || cfg.Log == nil {
+		return nil, errors.New("admin.New: verifier, liveness, users, clients, store, audit, security and log are required")
 	}
 	changed := cfg.ClientChanged
 	if changed == nil {
@@ -93,7 +96,7 @@ func New(cfg Config) (*API, error) {
 	}
 	return &API{
 		verifier: cfg.Verifier, liveness: cfg.Liveness, users: cfg.Users, clients: cfg.Clients, store: cfg.Store,
-		audit: cfg.Audit, clientChanged: changed, log: cfg.Log,
+		audit: cfg.Audit, clientChanged: changed, security: cfg.Security, log: cfg.Log,
 	}, nil
 }
 
@@ -136,6 +139,11 @@ func (a *API) routes() []route {
 		{"GET", "/permissions", "iam.user.read", "", a.listPermissions},
 		{"GET", "/departments", "iam.user.read", "", a.listDepartments},
 		{"GET", "/audit", "iam.audit.read", "", a.listAudit},
+
+		{"POST", "/users/{id}/unlock", "iam.security.manage", audit.ActionUserUnlock, a.unlockUser},
+		{"GET", "/blocks", "iam.security.manage", "", a.listBlocks},
+		{"POST", "/blocks", "iam.security.manage", audit.ActionBlockAdd, a.createBlock},
+		{"DELETE", "/blocks/{id}", "iam.security.manage", audit.ActionBlockRemove, a.deleteBlock},
 	}
 }
 

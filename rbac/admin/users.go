@@ -261,6 +261,25 @@ type Logout struct {
 // valid until they expire (15 minutes by default): services verify them
 // offline and cannot learn of the logout sooner.
 func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
+	var n int
+	err := a.userAction(r, func(ctx context.Context, actor rbac.Actor, id string) (map[string]string, error) {
+		var err error
+		if n, err = a.users.Logout(ctx, actor, id); err != nil {
+			return nil, err
+		}
+		return map[string]string{"revoked_sessions": strconv.Itoa(n)}, nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, Logout{RevokedSessions: n})
+	return nil
+}
+
+// userAction runs fn, as the caller's actor, in the audited change of an
+// action without a body on the user the path names; fn returns the
+// event's details.
+func (a *API) userAction(r *http.Request, fn func(ctx context.Context, actor rbac.Actor, id string) (map[string]string, error)) error {
 	id, err := userID(r)
 	if err != nil {
 		return err
@@ -268,23 +287,14 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 	if err := noBody(r); err != nil {
 		return err
 	}
-	var n int
-	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
+	return a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
 		actor, err := a.actor(ctx)
 		if err != nil {
 			return err
 		}
-		if n, err = a.users.Logout(ctx, actor, id); err != nil {
-			return err
-		}
-		ev.Details = map[string]string{"revoked_sessions": strconv.Itoa(n)}
-		return nil
-	})
-	if err != nil {
+		ev.Details, err = fn(ctx, actor, id)
 		return err
-	}
-	writeJSON(w, http.StatusOK, Logout{RevokedSessions: n})
-	return nil
+	})
 }
 
 // EffectivePermissions is what the user's next token would carry.

@@ -109,6 +109,8 @@ func newDialect() *sqlstore.Dialect {
 					SELECT id FROM token_families
 					WHERE id = (SELECT family_id FROM refresh_tokens WHERE signature = $1)
 					FOR SHARE)`,
+			GetThrottles: `SELECT key, failures, lockouts, window_start, locked_until, permanent, updated_at
+				FROM login_throttles WHERE key = ANY($1::text[])`,
 		},
 	}
 }

@@ -139,6 +139,8 @@ func newDialect() *sqlstore.Dialect {
 				SELECT $1, id, 1, $2, $3, $4 FROM token_families
 				WHERE id = $5 AND client_id = $6 AND subject = $7 AND revoked_at IS NULL`,
 			DeactivateRefreshToken: `UPDATE refresh_tokens SET active = 0, rotated_at = $2 WHERE signature = $1 AND active = 1`,
+			GetThrottles: `SELECT key, failures, lockouts, window_start, locked_until, permanent, updated_at
+				FROM login_throttles WHERE key IN (SELECT value FROM json_each($1))`,
 		},
 	}
 }

@@ -88,6 +88,10 @@ type Queries struct {
 	// it is active: the compare-and-swap of rotation. It takes the family's
 	// lock before the token's, if it takes locks.
 	DeactivateRefreshToken string
+	// GetThrottles selects the login_throttles columns key, failures,
+	// lockouts, window_start, locked_until, permanent and updated_at of the
+	// rows whose key is in the list $1 (List).
+	GetThrottles string
 }
 
 // Store is a storage.Store over a database/sql database. It is safe for

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"SigningKeys", signingKeysCases},
 		{"Tokens", tokensCases},
 		{"Audit", auditCases},
+		{"Logins", loginsCases},
 		{"InvalidText", invalidTextCases},
 		{"Tx", txCases},
 		{"Concurrency", concurrencyCases},

@@ -84,6 +84,10 @@ func TestDocumentMatchesContract(t *testing.T) {
 		"GET /permissions":                         "iam.user.read",
 		"GET /departments":                         "iam.user.read",
 		"GET /audit":                               "iam.audit.read",
+		"POST /users/{id}/unlock":                  "iam.security.manage",
+		"GET /blocks":                              "iam.security.manage",
+		"POST /blocks":                             "iam.security.manage",
+		"DELETE /blocks/{id}":                      "iam.security.manage",
 	}
 	v := New(t, shipped(t))
 	got := map[string]string{}
