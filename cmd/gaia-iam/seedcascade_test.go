@@ -17,7 +17,7 @@ import (
 // GAIA_SEED_CASCADE (the flag winning).
 func TestSeedCascade(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, o *operatorTest) {
-		o.mustRun("", "user", "create", "--username", "clerk", "--department", "INVENTORY", "--role", "AnalyticsViewer")
+		o.mustRun("", "user", "create", "--username", "clerk", "--department", "INVENTORY", "--role", "InventoryManager")
 		example, err := os.ReadFile(exampleSeed)
 		if err != nil {
 			t.Fatal(err)
@@ -29,19 +29,19 @@ func TestSeedCascade(t *testing.T) {
 		changed = strings.Replace(changed, "roles: [PlatformAdmin, InventoryManager, AnalyticsViewer]",
 			"roles: [PlatformAdmin, AnalyticsViewer]", 1)
 		if changed == string(example) {
-			t.Fatal("the example seed no longer lets INVENTORY hold AnalyticsViewer: update the test")
+			t.Fatal("the example seed no longer lets INVENTORY hold InventoryManager: update the test")
 		}
 		file := filepath.Join(t.TempDir(), "seed.yaml")
 		if err := os.WriteFile(file, []byte(changed), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		const line = "- user clerk: role AnalyticsViewer, which none of their departments (INVENTORY) allows after this seed"
+		const line = "- user clerk: role InventoryManager, which none of their departments (INVENTORY) allows after this seed"
 		holds := func() bool {
 			roles, err := o.store.UserRoles(context.Background(), o.user("clerk").ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return len(roles) == 1 && roles[0].Name == "AnalyticsViewer"
+			return len(roles) == 1 && roles[0].Name == "InventoryManager"
 		}
 
 		r := o.mustRun("", "seed", "--dry-run", "--seed-file", file)
