@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,8 @@ type Config struct {
 	SeedCascade bool
 	// Limits bound connections, hashing and the database pool.
 	Limits Limits
+	// Ops: metrics, request log, TLS.
+	Ops Ops
 }
 
 // setting is one flag and its environment variable.
@@ -67,8 +70,8 @@ var settings = []setting{
 func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagSet)) (Config, error) {
 	fs := flag.NewFlagSet("gaia-iam "+command, flag.ContinueOnError)
 	fs.SetOutput(s.stderr)
-	values := make(map[string]*string, len(settings)+len(limitSettings))
-	for _, st := range append(settings[:len(settings):len(settings)], limitSettings...) {
+	values := make(map[string]*string, len(settings)+len(limitSettings)+len(opsSettings))
+	for _, st := range slices.Concat(settings, limitSettings, opsSettings) {
 		def := st.def
 		if v := s.getenv(st.env); v != "" {
 			def = v
@@ -144,6 +147,7 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 		errs = append(errs, errors.New("--access-token-ttl is longer than --refresh-token-ttl"))
 	}
 	errs = append(errs, readLimits(values, &cfg.Limits)...)
+	errs = append(errs, readOps(values, &cfg.Ops)...)
 	if u, err := withPostgresLimits(cfg.DatabaseURL, cfg.Limits); err != nil {
 		errs = append(errs, err)
 	} else {

@@ -27,6 +27,21 @@ func serve(ctx context.Context, args []string, s sys) error {
 	if err != nil {
 		return err
 	}
+	// Bind before touching the database: a port in use fails at once, not
+	// after a migration. Connections queue until the server is ready.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	var metricsLn net.Listener
+	if cfg.Ops.Metrics && cfg.Ops.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.Ops.MetricsListen); err != nil {
+			return fmt.Errorf("metrics listen: %w", err)
+		}
+		defer metricsLn.Close()
+	}
+
 	// Each step that waits on the database says so first, so that a
 	// database that accepts connections and never answers shows in the log
 	// as what serve is waiting for (bounded by the connect and statement
@@ -47,19 +62,22 @@ func serve(ctx context.Context, args []string, s sys) error {
 	}
 	log.InfoContext(ctx, "reconciling the seed and loading the signing keys")
 	gaia, err := server.New(ctx, server.Config{
-		Issuer:          cfg.Issuer,
-		AccessTokenTTL:  cfg.AccessTokenTTL,
-		RefreshTokenTTL: cfg.RefreshTokenTTL,
-		MaxSessionAge:   cfg.MaxSessionAge,
-		DefaultAudience: cfg.DefaultAudience,
-		KeyRefresh:      cfg.KeyRefresh,
-		ClientCacheTTL:  cfg.ClientCacheTTL,
-		KEK:             kek,
-		Seed:            file,
-		SeedCascade:     cfg.SeedCascade,
-		Hashing:         cfg.Limits.Hashing,
-		TrustedProxies:  cfg.Limits.TrustedProxies,
-		ForwardedHeader: cfg.Limits.ForwardedHeader,
+		Issuer:           cfg.Issuer,
+		AccessTokenTTL:   cfg.AccessTokenTTL,
+		RefreshTokenTTL:  cfg.RefreshTokenTTL,
+		MaxSessionAge:    cfg.MaxSessionAge,
+		DefaultAudience:  cfg.DefaultAudience,
+		KeyRefresh:       cfg.KeyRefresh,
+		ClientCacheTTL:   cfg.ClientCacheTTL,
+		KEK:              kek,
+		Seed:             file,
+		SeedCascade:      cfg.SeedCascade,
+		Hashing:          cfg.Limits.Hashing,
+		TrustedProxies:   cfg.Limits.TrustedProxies,
+		ForwardedHeader:  cfg.Limits.ForwardedHeader,
+		NoMetrics:        !cfg.Ops.Metrics,
+		MetricsElsewhere: cfg.Ops.MetricsListen != "",
+		NoRequestLog:     !cfg.Ops.RequestLog,
 	}, store, log)
 	if err != nil {
 		return cascadeHint(err)
@@ -76,15 +94,19 @@ func serve(ctx context.Context, args []string, s sys) error {
 		}
 	}()
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	srv := &http.Server{Handler: gaia.Handler()}
 	cfg.Limits.HTTP.Apply(srv)
-	served := make(chan error, 1)
+	servers := []*http.Server{srv}
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
 	log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
+	if metricsLn != nil {
+		msrv := &http.Server{Handler: gaia.MetricsHandler()}
+		cfg.Limits.HTTP.Apply(msrv)
+		servers = append(servers, msrv)
+		go func() { served <- msrv.Serve(metricsLn) }()
+		log.InfoContext(ctx, "serving metrics", "addr", metricsLn.Addr().String(), "path", server.MetricsPath)
+	}
 
 	select {
 	case err := <-served:
@@ -94,11 +116,13 @@ func serve(ctx context.Context, args []string, s sys) error {
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
 	}
 	log.Info("stopped")
 	return nil
