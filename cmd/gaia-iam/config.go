@@ -48,7 +48,7 @@ type setting struct {
 
 var settings = []setting{
 	{"listen", "GAIA_LISTEN", "127.0.0.1:8080", "address to listen on"},
-	{"issuer", "GAIA_ISSUER", "", "issuer URL, exactly as in tokens and discovery (default http:// + listen address)"},
+	{"issuer", "GAIA_ISSUER", "", "issuer URL, exactly as in tokens and discovery (default http(s):// + listen address, unless a wildcard)"},
 	{"database-url", "GAIA_DATABASE_URL", "sqlite:gaia-data/gaia.db", "sqlite:PATH or postgres://…"},
 	{"seed-file", "GAIA_SEED_FILE", "seed.example.yaml", "the RBAC seed (YAML)"},
 	{"access-token-ttl", "GAIA_ACCESS_TOKEN_TTL", "15m", "access token lifetime"},
@@ -131,10 +131,13 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format: %q is neither text nor json", cfg.LogFormat))
 	}
+	errs = append(errs, readOps(values, &cfg.Ops)...)
 	if cfg.Issuer == "" {
-		cfg.Issuer = "http://" + cfg.Listen
-	}
-	if err := checkIssuer(cfg.Issuer); err != nil {
+		var err error
+		if cfg.Issuer, err = defaultIssuer(cfg.Listen, cfg.Ops.TLSCertFile != ""); err != nil {
+			errs = append(errs, err)
+		}
+	} else if err := checkIssuer(cfg.Issuer); err != nil {
 		errs = append(errs, fmt.Errorf("--issuer: %w", err))
 	}
 	if cfg.KEK != "" && cfg.KEKFile != "" {
@@ -147,7 +150,6 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 		errs = append(errs, errors.New("--access-token-ttl is longer than --refresh-token-ttl"))
 	}
 	errs = append(errs, readLimits(values, &cfg.Limits)...)
-	errs = append(errs, readOps(values, &cfg.Ops)...)
 	if u, err := withPostgresLimits(cfg.DatabaseURL, cfg.Limits); err != nil {
 		errs = append(errs, err)
 	} else {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +27,12 @@ func serve(ctx context.Context, args []string, s sys) error {
 	file, err := seed.Load(cfg.SeedFile, s.getenv)
 	if err != nil {
 		return err
+	}
+	var tlsConfig *tls.Config
+	if cfg.Ops.TLSCertFile != "" {
+		if tlsConfig, err = server.TLSConfig(cfg.Ops.TLSCertFile, cfg.Ops.TLSKeyFile, log); err != nil {
+			return err
+		}
 	}
 	// Bind before touching the database: a port in use fails at once, not
 	// after a migration. Connections queue until the server is ready.
@@ -94,12 +101,21 @@ func serve(ctx context.Context, args []string, s sys) error {
 		}
 	}()
 
-	srv := &http.Server{Handler: gaia.Handler()}
+	srv := &http.Server{Handler: gaia.Handler(), TLSConfig: tlsConfig}
 	cfg.Limits.HTTP.Apply(srv)
 	servers := []*http.Server{srv}
 	served := make(chan error, 2)
-	go func() { served <- srv.Serve(ln) }()
-	log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
+	go func() {
+		if tlsConfig != nil {
+			served <- srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
+	log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "tls", tlsConfig != nil)
+	if plainNonLoopback(cfg.Issuer) {
+		log.WarnContext(ctx, "the issuer is http:// on a network address: tokens and passwords cross it in clear; serve TLS (GAIA_TLS_CERT_FILE) or put a TLS proxy in front and set an https GAIA_ISSUER", "issuer", cfg.Issuer)
+	}
 	if metricsLn != nil {
 		msrv := &http.Server{Handler: gaia.MetricsHandler()}
 		cfg.Limits.HTTP.Apply(msrv)
