@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gaia-platform/iam/server"
@@ -18,31 +16,13 @@ import (
 	"github.com/gaia-platform/iam/storage/storagetest"
 )
 
-// syncBuffer is a log sink the server's goroutines write to at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestMetricsAndRequestLog drives a token run over real HTTP and checks
 // that the counters moved, that each request was logged once with its
 // route pattern, and that no secret reached the log.
 func TestMetricsAndRequestLog(t *testing.T) {
 	for _, b := range storagetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
-			logs := &syncBuffer{}
+			logs := &servertest.LogBuffer{}
 			iam := servertest.Start(t, b.Open(t), servertest.Options{
 				Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 			})
@@ -150,7 +130,7 @@ func TestMetricsAndRequestLog(t *testing.T) {
 // malformed or overlong one is replaced by a generated id.
 func TestRequestID(t *testing.T) {
 	b := storagetest.Backends(t)[0]
-	logs := &syncBuffer{}
+	logs := &servertest.LogBuffer{}
 	iam := servertest.Start(t, b.Open(t), servertest.Options{
 		Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
