@@ -38,6 +38,9 @@ type Options struct {
 	Linger time.Duration
 	// Now stamps events (default storage.Now).
 	Now func() time.Time
+	// Dropped, if set, is told of every n events given up, so that
+	// metrics can count what the log reports.
+	Dropped func(n int)
 }
 
 // Defaults of Options.
@@ -127,6 +130,7 @@ func (r *Recorder) Record(ctx context.Context, e storage.AuditEvent) {
 		err = r.store.AppendAudit(ctx, []storage.AuditEvent{e})
 	}
 	if err != nil {
+		r.dropped(1)
 		r.log.ErrorContext(ctx, "audit event lost", "action", e.Action, "event_id", e.ID, "error", err)
 	}
 }
@@ -335,6 +339,7 @@ func (r *Recorder) write(ctx context.Context, batch []storage.AuditEvent) {
 		return
 	}
 	r.lost += len(batch)
+	r.dropped(len(batch))
 	r.log.ErrorContext(ctx, "audit events lost", "count", len(batch),
 		"first_event_id", batch[0].ID, "last_event_id", batch[len(batch)-1].ID,
 		"actions", actions(batch), "error", err)
@@ -358,6 +363,13 @@ func (r *Recorder) append(ctx context.Context, batch []storage.AuditEvent) error
 			t.Stop()
 		}
 		backoff *= 2
+	}
+}
+
+// dropped reports n events given up to Options.Dropped.
+func (r *Recorder) dropped(n int) {
+	if r.opts.Dropped != nil {
+		r.opts.Dropped(n)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -311,7 +312,8 @@ func TestFullQueueBlocks(t *testing.T) {
 // context ends, and logs the lost event by action, without its details.
 func TestFullQueueContextEnds(t *testing.T) {
 	a := &appender{entered: make(chan struct{}, 1), gate: make(chan struct{})}
-	r, logs := newRecorder(t, a, audit.Options{QueueSize: 1})
+	var dropped atomic.Int64
+	r, logs := newRecorder(t, a, audit.Options{QueueSize: 1, Dropped: func(n int) { dropped.Add(int64(n)) }})
 	defer close(a.gate)
 	r.Record(t.Context(), event(0))
 	<-a.entered
@@ -327,6 +329,9 @@ func TestFullQueueContextEnds(t *testing.T) {
 	}
 	if strings.Contains(got, "detail-not-for-logs") {
 		t.Errorf("log holds the event's details:\n%s", got)
+	}
+	if n := dropped.Load(); n != 1 {
+		t.Errorf("Dropped told of %d events, want 1", n)
 	}
 }
 
@@ -354,7 +359,8 @@ func TestRetry(t *testing.T) {
 // it and the log counts it, without the events' details.
 func TestRetryGivesUp(t *testing.T) {
 	a := &appender{failures: 1 << 30, entered: make(chan struct{}, 1), gate: make(chan struct{})}
-	r, logs := newRecorder(t, a, audit.Options{Retries: 2, Backoff: time.Millisecond})
+	var dropped atomic.Int64
+	r, logs := newRecorder(t, a, audit.Options{Retries: 2, Backoff: time.Millisecond, Dropped: func(n int) { dropped.Add(int64(n)) }})
 	r.Record(t.Context(), event(0))
 	<-a.entered // event 0 is with the writer: the next two make one batch
 	e := event(1)
@@ -368,6 +374,9 @@ func TestRetryGivesUp(t *testing.T) {
 	}
 	if calls, _ := a.written(); calls != 6 {
 		t.Errorf("%d calls, want 2 batches of 1 try and 2 retries", calls)
+	}
+	if n := dropped.Load(); n != 3 {
+		t.Errorf("Dropped told of %d events, want 3", n)
 	}
 	got := logs.String()
 	if !strings.Contains(got, `level=ERROR msg="audit events lost" count=2`) {

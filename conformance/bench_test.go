@@ -79,7 +79,7 @@ func BenchmarkTokens(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			// Quiet logs and the default key refresh interval, not the tests' fast one.
-			srv := start(b, db(b), "GAIA_LOG_LEVEL=warn", "GAIA_KEY_REFRESH_INTERVAL=15s")
+			srv := start(b, db(b), append([]string{"GAIA_LOG_LEVEL=warn", "GAIA_KEY_REFRESH_INTERVAL=15s"}, observeEnv(b)...)...)
 			c := newTokenClient(b, srv.issuer)
 			clientCredentials := func(srv *iam, c *tokenClient) func(b *testing.B) {
 				return func(b *testing.B) {
@@ -140,6 +140,24 @@ func BenchmarkTokens(b *testing.B) {
 				})
 			})
 		})
+	}
+}
+
+// observeEnv reads GAIA_BENCH_OBSERVE: "on" serves with metrics and a
+// request log line per request (at info), "off" with neither, unset as
+// configured by default but with request lines below the warn level; so
+// that two runs, or one run each, compare what observing costs.
+func observeEnv(b *testing.B) []string {
+	switch v := os.Getenv("GAIA_BENCH_OBSERVE"); v {
+	case "":
+		return nil
+	case "on":
+		return []string{"GAIA_LOG_LEVEL=info", "GAIA_METRICS=true", "GAIA_REQUEST_LOG=true"}
+	case "off":
+		return []string{"GAIA_METRICS=false", "GAIA_REQUEST_LOG=false"}
+	default:
+		b.Fatalf("GAIA_BENCH_OBSERVE=%q: want on or off", v)
+		return nil
 	}
 }
 

@@ -92,11 +92,19 @@ type Config struct {
 	// ForwardedHeader is clientip.XForwardedFor (the default) or
 	// clientip.Forwarded.
 	ForwardedHeader string
+	// NoMetrics turns the Prometheus metrics off; MetricsElsewhere keeps
+	// them off the main handler, for MetricsHandler on a listener of its
+	// own.
+	NoMetrics        bool
+	MetricsElsewhere bool
+	// NoRequestLog turns the per-request log line off.
+	NoRequestLog bool
 }
 
 // Server is a ready-to-serve Gaia IAM.
 type Server struct {
 	handler http.Handler
+	metrics *metrics // nil when off
 	ring    *keys.Ring
 	rbac    *rbac.Service
 	seeded  seed.Result
@@ -228,7 +236,15 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	rec := audit.New(store, log, audit.Options{})
+	var m *metrics
+	var appender audit.Appender = store
+	var opts audit.Options
+	if !cfg.NoMetrics {
+		m = newMetrics(store, ring)
+		appender = countingAppender{next: store, m: m}
+		opts.Dropped = func(n int) { m.auditDropped.Add(float64(n)) }
+	}
+	rec := audit.New(appender, log, opts)
 	o, err := oauth.New(oauth.Config{
 		Issuer:               cfg.Issuer,
 		AccessTokenTTL:       cfg.AccessTokenTTL,
@@ -255,9 +271,13 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 		_ = rec.Close(ctx)
 		return nil, err
 	}
-	h := routes(store, o, disco, adminAPI, log)
+	obs := observer{m: m}
+	if !cfg.NoRequestLog {
+		obs.log = log
+	}
+	h := routes(store, o, disco, adminAPI, obs, !cfg.MetricsElsewhere, log)
 	h = proxies.Handler(hygiene(h, log))
-	return &Server{handler: h, ring: ring, rbac: d.RBAC, seeded: res, store: store, audit: rec, hasher: d.Passwords, guard: g, log: log}, nil
+	return &Server{handler: h, metrics: m, ring: ring, rbac: d.RBAC, seeded: res, store: store, audit: rec, hasher: d.Passwords, guard: g, log: log}, nil
 }
 
 // newAdmin builds the admin API. Its tokens are verified by the same
@@ -297,6 +317,17 @@ func newAdmin(ctx context.Context, cfg Config, store storage.Store, d *Domain, r
 
 // Handler serves every endpoint.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// MetricsHandler serves the Prometheus metrics, for a listener of their
+// own; nil when metrics are off.
+func (s *Server) MetricsHandler() http.Handler {
+	if s.metrics == nil {
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+MetricsPath, s.metrics.handler())
+	return mux
+}
 
 // Run does the server's background work until ctx ends: reloading the
 // signing keys, and purging expired token state every PurgeInterval.

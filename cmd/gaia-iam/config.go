@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +47,8 @@ type Config struct {
 	Limits Limits
 	// Login is login protection's policy.
 	Login guard.Policy
+	// Ops: metrics, request log, TLS.
+	Ops Ops
 }
 
 // setting is one flag and its environment variable.
@@ -55,7 +58,7 @@ type setting struct {
 
 var settings = []setting{
 	{"listen", "GAIA_LISTEN", "127.0.0.1:8080", "address to listen on"},
-	{"issuer", "GAIA_ISSUER", "", "issuer URL, exactly as in tokens and discovery (default http:// + listen address)"},
+	{"issuer", "GAIA_ISSUER", "", "issuer URL, exactly as in tokens and discovery (default http(s):// + listen address, unless a wildcard)"},
 	{"database-url", "GAIA_DATABASE_URL", "sqlite:gaia-data/gaia.db", "sqlite:PATH or postgres://…"},
 	{"seed-file", "GAIA_SEED_FILE", "seed.example.yaml", "the RBAC seed (YAML)"},
 	{"access-token-ttl", "GAIA_ACCESS_TOKEN_TTL", "15m", "access token lifetime"},
@@ -89,8 +92,8 @@ var settings = []setting{
 func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagSet)) (Config, error) {
 	fs := flag.NewFlagSet("gaia-iam "+command, flag.ContinueOnError)
 	fs.SetOutput(s.stderr)
-	values := make(map[string]*string, len(settings)+len(limitSettings))
-	for _, st := range append(settings[:len(settings):len(settings)], limitSettings...) {
+	values := make(map[string]*string, len(settings)+len(limitSettings)+len(opsSettings))
+	for _, st := range slices.Concat(settings, limitSettings, opsSettings) {
 		def := st.def
 		if v := s.getenv(st.env); v != "" {
 			def = v
@@ -169,10 +172,13 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format: %q is neither text nor json", cfg.LogFormat))
 	}
+	errs = append(errs, readOps(values, &cfg.Ops)...)
 	if cfg.Issuer == "" {
-		cfg.Issuer = "http://" + cfg.Listen
-	}
-	if err := checkIssuer(cfg.Issuer); err != nil {
+		var err error
+		if cfg.Issuer, err = defaultIssuer(cfg.Listen, cfg.Ops.TLSCertFile != ""); err != nil {
+			errs = append(errs, err)
+		}
+	} else if err := checkIssuer(cfg.Issuer); err != nil {
 		errs = append(errs, fmt.Errorf("--issuer: %w", err))
 	}
 	if cfg.KEK != "" && cfg.KEKFile != "" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -27,6 +28,27 @@ func serve(ctx context.Context, args []string, s sys) error {
 	if err != nil {
 		return err
 	}
+	var tlsConfig *tls.Config
+	if cfg.Ops.TLSCertFile != "" {
+		if tlsConfig, err = server.TLSConfig(cfg.Ops.TLSCertFile, cfg.Ops.TLSKeyFile, log); err != nil {
+			return err
+		}
+	}
+	// Bind before touching the database: a port in use fails at once, not
+	// after a migration. Connections queue until the server is ready.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	var metricsLn net.Listener
+	if cfg.Ops.Metrics && cfg.Ops.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.Ops.MetricsListen); err != nil {
+			return fmt.Errorf("metrics listen: %w", err)
+		}
+		defer metricsLn.Close()
+	}
+
 	// Each step that waits on the database says so first, so that a
 	// database that accepts connections and never answers shows in the log
 	// as what serve is waiting for (bounded by the connect and statement
@@ -63,6 +85,9 @@ func serve(ctx context.Context, args []string, s sys) error {
 		Hashing:              cfg.Limits.Hashing,
 		TrustedProxies:       cfg.Limits.TrustedProxies,
 		ForwardedHeader:      cfg.Limits.ForwardedHeader,
+		NoMetrics:            !cfg.Ops.Metrics,
+		MetricsElsewhere:     cfg.Ops.MetricsListen != "",
+		NoRequestLog:         !cfg.Ops.RequestLog,
 	}, store, log)
 	if err != nil {
 		return cascadeHint(err)
@@ -79,15 +104,28 @@ func serve(ctx context.Context, args []string, s sys) error {
 		}
 	}()
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	srv := &http.Server{Handler: gaia.Handler()}
+	srv := &http.Server{Handler: gaia.Handler(), TLSConfig: tlsConfig}
 	cfg.Limits.HTTP.Apply(srv)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
+	servers := []*http.Server{srv}
+	served := make(chan error, 2)
+	go func() {
+		if tlsConfig != nil {
+			served <- srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
+	log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "tls", tlsConfig != nil)
+	if plainNonLoopback(cfg.Issuer) {
+		log.WarnContext(ctx, "the issuer is http:// on a network address: tokens and passwords cross it in clear; serve TLS (GAIA_TLS_CERT_FILE) or put a TLS proxy in front and set an https GAIA_ISSUER", "issuer", cfg.Issuer)
+	}
+	if metricsLn != nil {
+		msrv := &http.Server{Handler: gaia.MetricsHandler()}
+		cfg.Limits.HTTP.Apply(msrv)
+		servers = append(servers, msrv)
+		go func() { served <- msrv.Serve(metricsLn) }()
+		log.InfoContext(ctx, "serving metrics", "addr", metricsLn.Addr().String(), "path", server.MetricsPath)
+	}
 
 	select {
 	case err := <-served:
@@ -97,11 +135,13 @@ func serve(ctx context.Context, args []string, s sys) error {
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
 	}
 	log.Info("stopped")
 	return nil

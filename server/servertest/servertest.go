@@ -7,6 +7,7 @@ package servertest
 import (
 	"context"
 	"crypto/rand"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -38,6 +39,9 @@ type Options struct {
 	Users string
 	// Tune adjusts the configuration before the server is made.
 	Tune func(*server.Config)
+	// Log receives the server's log; nil: the test's output, warnings and
+	// above.
+	Log *slog.Logger
 }
 
 // IAM is a running in-process Gaia IAM.
@@ -86,7 +90,11 @@ func Start(t testing.TB, store storage.Store, opts Options) *IAM {
 	if opts.Tune != nil {
 		opts.Tune(&cfg)
 	}
-	srv, err := server.New(t.Context(), cfg, store, storagetest.Logger(t))
+	log := opts.Log
+	if log == nil {
+		log = storagetest.Logger(t)
+	}
+	srv, err := server.New(t.Context(), cfg, store, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -168,6 +168,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
+// Stats reports the connection pool's use, for metrics.
+func (s *Store) Stats() sql.DBStats { return s.db.Stats() }
+
 // txKey is the context key of a transaction of the Store it names, so that
 // a transaction of one store is never used by another. Its value is a
 // *txState.
