@@ -13,6 +13,9 @@ import (
 // configured.
 const devKEKFile = "gaia-data/kek"
 
+// kekEnv is the only place the key-encryption key itself is read from.
+const kekEnv = "GAIA_KEY_ENCRYPTION_KEY"
+
 // loadKEK returns the key-encryption key from the configuration, or a
 // development key file it creates (with a warning) when none is configured.
 func loadKEK(cfg Config, stderr io.Writer) ([]byte, error) {
