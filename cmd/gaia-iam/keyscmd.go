@@ -32,7 +32,7 @@ func keysCmd(ctx context.Context, args []string, s sys) error {
 		return err
 	}
 	if args[0] == "rotate" {
-		kek, err := loadKEK(cfg, s.stderr)
+		kek, err := resolveKEK(ctx, cfg, store, s.stderr, neverCreateKEK)
 		if err != nil {
 			return err
 		}

@@ -292,16 +292,8 @@ func TestCommandLine(t *testing.T) {
 
 // TestBinaryGracefulShutdown builds gaia-iam and stops it with SIGTERM.
 func TestBinaryGracefulShutdown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
+	bin := buildBinary(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "gaia-iam")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	addr := freeAddr(t)
 	seedPath, _ := filepath.Abs(exampleSeed)
 	cmd := exec.Command(bin, "serve", "--listen", addr)

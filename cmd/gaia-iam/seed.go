@@ -30,7 +30,18 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 		return err
 	}
 	defer store.Close()
-	kek, err := loadKEK(cfg, s.stderr)
+	if dryRun {
+		pending, err := store.PendingMigrations(ctx)
+		if err != nil {
+			return err
+		}
+		if pending {
+			return errors.New("the database schema is not up to date: run 'gaia-iam migrate' first (a dry run writes nothing)")
+		}
+	} else if _, err := migrateLogged(ctx, store, log); err != nil {
+		return err
+	}
+	kek, err := resolveKEK(ctx, cfg, store, s.stderr, neverCreateKEK)
 	if err != nil {
 		return err
 	}
@@ -40,13 +51,6 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 	}
 
 	if dryRun {
-		pending, err := store.PendingMigrations(ctx)
-		if err != nil {
-			return err
-		}
-		if pending {
-			return errors.New("the database schema is not up to date: run 'gaia-iam migrate' first (a dry run writes nothing)")
-		}
 		changes, err := d.Seeder.Plan(ctx, file)
 		if err != nil {
 			return err
@@ -70,9 +74,6 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 		return nil
 	}
 
-	if _, err := migrateLogged(ctx, store, log); err != nil {
-		return err
-	}
 	apply := d.Seeder.Apply
 	if cfg.SeedCascade {
 		apply = d.Seeder.ApplyCascading

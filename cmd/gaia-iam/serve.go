@@ -41,7 +41,7 @@ func serve(ctx context.Context, args []string, s sys) error {
 	if _, err := migrateLogged(ctx, store, log); err != nil {
 		return err
 	}
-	kek, err := loadKEK(cfg, s.stderr)
+	kek, err := resolveKEK(ctx, cfg, store, s.stderr, mayCreateDevKEK)
 	if err != nil {
 		return err
 	}

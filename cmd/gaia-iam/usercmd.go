@@ -230,7 +230,7 @@ func openOperator(ctx context.Context, cfg Config, s sys) (*operator, error) {
 		if _, err := migrateLogged(ctx, store, log); err != nil {
 			return nil, err
 		}
-		kek, err := loadKEK(cfg, s.stderr)
+		kek, err := resolveKEK(ctx, cfg, store, s.stderr, neverCreateKEK)
 		if err != nil {
 			return nil, err
 		}
