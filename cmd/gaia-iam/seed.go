@@ -21,7 +21,7 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 		return err
 	}
 	log := newLogger(cfg, s.stderr)
-	file, err := seed.Load(cfg.SeedFile, s.getenv)
+	file, err := loadSeed(cfg, s.getenv)
 	if err != nil {
 		return err
 	}
@@ -92,6 +92,17 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 	}
 	printGenerated(s.stdout, res.Generated)
 	return nil
+}
+
+// loadSeed reads the seed file, naming in its errors the setting that
+// chose it: an operator who installed the binary alone meets the default
+// path first.
+func loadSeed(cfg Config, getenv func(string) string) (*seed.File, error) {
+	f, err := seed.Load(cfg.SeedFile, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("%w\nthe seed file is GAIA_SEED_FILE (or --seed-file), now %q", err, cfg.SeedFile)
+	}
+	return f, nil
 }
 
 // cascadeHow tells the operator how to let a seed remove the assignments

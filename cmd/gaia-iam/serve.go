@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/gaia-platform/iam/rbac/seed"
 	"github.com/gaia-platform/iam/server"
 )
 
@@ -23,7 +22,7 @@ func serve(ctx context.Context, args []string, s sys) error {
 	log := newLogger(cfg, s.stderr)
 
 	// Read the seed before touching the database: a bad seed changes nothing.
-	file, err := seed.Load(cfg.SeedFile, s.getenv)
+	file, err := loadSeed(cfg, s.getenv)
 	if err != nil {
 		return err
 	}

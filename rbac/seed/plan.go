@@ -346,6 +346,7 @@ func (s *Seeder) plan(ctx context.Context, f *File, res *Result) ([]step, error)
 		}
 	}
 
+	var missing []error
 	for _, c := range f.Clients {
 		_, err := s.store.GetClient(ctx, c.ClientID)
 		if err == nil {
@@ -354,9 +355,17 @@ func (s *Seeder) plan(ctx context.Context, f *File, res *Result) ([]step, error)
 		if !errors.Is(err, storage.ErrNotFound) {
 			return nil, fmt.Errorf("seed: client %s: %w", c.ClientID, err)
 		}
+		if !c.Public && c.secret == "" {
+			missing = append(missing, fmt.Errorf("client %q: environment variable %s is not set (needed to create the client)", c.ClientID, c.SecretEnv))
+			continue
+		}
 		add(Change{Op: Create, Kind: "client", Name: c.ClientID, Detail: listDetail("roles", c.Roles)}, func(ctx context.Context) error {
 			return s.createClient(ctx, m, c)
 		})
+	}
+
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("seed: %w", errors.Join(missing...))
 	}
 
 	for _, u := range f.Users {

@@ -234,7 +234,7 @@ func TestInvalidSeedsWriteNothing(t *testing.T) {
 		{"duplicate department", "departments:\n", "departments:\n  - {code: PLATFORM}\n", `department "PLATFORM": declared twice`, nil},
 		{"duplicate client", "  - client_id: cli\n", "  - client_id: svc\n    secret_env: SVC_SECRET\n    grant_types: [client_credentials]\n  - client_id: cli\n", `client "svc": declared twice`, nil},
 		{"duplicate user", "users:\n", "users:\n  - username: ADMIN\n", `user "admin": declared twice`, nil},
-		{"missing secret env", "", "", `client "web": environment variable WEB_SECRET is not set`, env(map[string]string{"SVC_SECRET": secret})},
+		{"empty", "", "# nothing\n", "the seed declares nothing", nil},
 		{"short secret", "", "", `client "svc": the secret in SVC_SECRET must be 32`, env(map[string]string{"WEB_SECRET": secret, "SVC_SECRET": "short"})},
 		{"weak bootstrap password", "", "", `user "admin": the password in ADMIN_PW: password too short`, env(map[string]string{"WEB_SECRET": secret, "SVC_SECRET": secret, "ADMIN_PW": "1234"})},
 		{"unknown field", "    public: true\n", "    public: true\n    secrets: hunter2\n", "field secrets not found", nil},
@@ -254,7 +254,9 @@ func TestInvalidSeedsWriteNothing(t *testing.T) {
 				getenv = defaultEnv
 			}
 			yaml := base
-			if tc.old != "" {
+			if tc.old == "" && tc.new != "" {
+				yaml = tc.new
+			} else if tc.old != "" {
 				if !strings.Contains(base, tc.old) {
 					t.Fatalf("test case does not apply: %q not in base seed", tc.old)
 				}
@@ -379,10 +381,37 @@ func TestExampleSeed(t *testing.T) {
 	if !slices.Equal(depts, []string{"INVENTORY", "PLATFORM", "SECURITY"}) {
 		t.Errorf("example departments = %v", depts)
 	}
-	if _, err := seed.Load("../../seed.example.yaml", env(nil)); err == nil || !strings.Contains(err.Error(), "GAIA_WEB_CLIENT_SECRET is not set") {
-		t.Errorf("Load without client secrets = %v, want an error naming the variable", err)
+	if _, err := seed.Load("../../seed.example.yaml", env(nil)); err != nil {
+		t.Errorf("Load without client secrets = %v, want them needed only to create the clients", err)
 	}
 	if _, err := os.Stat("../../seed.example.yaml"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestClientSecretsOnlyToCreate: the secret_env of a client is needed to
+// create it, and not once it exists.
+func TestClientSecretsOnlyToCreate(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, store storage.Store) {
+		ctx := context.Background()
+		fx := newFixture(t, store, nil)
+		noWeb := env(map[string]string{"SVC_SECRET": secret, "ADMIN_PW": "correct horse battery"})
+		_, err := fx.seeder.Apply(ctx, parse(t, base, noWeb))
+		if err == nil || !strings.Contains(err.Error(), `client "web": environment variable WEB_SECRET is not set (needed to create the client)`) {
+			t.Fatalf("Apply creating web without its secret = %v, want an error naming the variable", err)
+		}
+		if _, err := fx.seeder.Plan(ctx, parse(t, base, noWeb)); err == nil {
+			t.Error("Plan creating web without its secret succeeded")
+		}
+		if ps, _ := store.ListPermissions(ctx); len(ps) != 0 {
+			t.Errorf("a refused seed wrote %d permissions", len(ps))
+		}
+		if _, err := fx.seeder.Apply(ctx, parse(t, base, defaultEnv)); err != nil {
+			t.Fatal(err)
+		}
+		res, err := fx.seeder.Apply(ctx, parse(t, base, env(nil)))
+		if err != nil || len(res.Changes) != 0 {
+			t.Errorf("Apply with the clients existing and no secrets = %v, %v; want no changes", res.Changes, err)
+		}
+	})
 }
