@@ -56,7 +56,7 @@ var settings = []setting{
 	{"key-encryption-key-file", "GAIA_KEY_ENCRYPTION_KEY_FILE", "", "file holding the key-encryption key (mode 0600), or set " + kekEnv + " (base64 of 32 random bytes) in the environment; with neither, serve on a database without signing keys creates a development key in " + devKEKFile},
 	{"key-refresh-interval", "GAIA_KEY_REFRESH_INTERVAL", "15s", "how often a server reloads the signing keys, so a rotation elsewhere reaches it"},
 	{"client-cache-ttl", "GAIA_CLIENT_CACHE_TTL", "2s", "how long a server trusts a client it read (disable, secret rotation and role changes reach it within this); 0 to read every time"},
-	{"seed-cascade", "GAIA_SEED_CASCADE", "false", "let the seed remove the user role assignments it breaks (a department no longer allows the role); without it such a seed is refused"},
+	{"seed-cascade", "GAIA_SEED_CASCADE", "false", "let the seed take away access someone holds: remove the user role assignments it breaks (a department no longer allows the role) and delete roles, permissions and departments in use; without it such a seed is refused"},
 	{"shutdown-timeout", "GAIA_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests get on SIGINT/SIGTERM"},
 	{"log-level", "GAIA_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "GAIA_LOG_FORMAT", "text", "text or json"},

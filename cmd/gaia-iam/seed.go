@@ -60,16 +60,18 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 			return nil
 		}
 		fmt.Fprintf(s.stdout, "seed: %d changes would be applied (dry run, nothing written):\n", len(changes))
-		broken := 0
+		cascades := 0
 		for _, c := range changes {
-			fmt.Fprintln(s.stdout, c)
+			mark := ""
 			if c.Cascade {
-				broken++
+				cascades++
+				mark = "  [takes away access: needs --seed-cascade]"
 			}
+			fmt.Fprintln(s.stdout, c.String()+mark)
 		}
-		if broken > 0 && !cfg.SeedCascade {
-			fmt.Fprintf(s.stdout, "seed: %d role assignments would be left allowed by none of the user's departments: "+
-				"serve and seed refuse this seed unless %s\n", broken, cascadeHow)
+		if cascades > 0 && !cfg.SeedCascade {
+			fmt.Fprintf(s.stdout, "seed: %d changes take away access someone holds (role assignments the department rule "+
+				"no longer allows, or roles, permissions and departments in use): serve and seed refuse this seed unless %s\n", cascades, cascadeHow)
 		}
 		return nil
 	}
@@ -109,10 +111,14 @@ func loadSeed(cfg Config, getenv func(string) string) (*seed.File, error) {
 // it breaks.
 const cascadeHow = "--seed-cascade is given (or GAIA_SEED_CASCADE=true), which removes them"
 
+// The one switch covers both refusals: each is the seed taking away
+// access someone holds, and an operator allowing one would not expect the
+// other to still stop the start.
+
 // cascadeHint adds to a seed refused for the assignments it breaks how to
 // apply it anyway.
 func cascadeHint(err error) error {
-	if errors.Is(err, seed.ErrBreaksAssignments) {
+	if errors.Is(err, seed.ErrBreaksAssignments) || errors.Is(err, seed.ErrRemovesInUse) {
 		return fmt.Errorf("%w\nthe seed is refused unless %s", err, cascadeHow)
 	}
 	return err
