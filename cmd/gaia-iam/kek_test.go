@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gaia-platform/iam/storage/storagetest"
 )
 
 // otherKEK is a valid key-encryption key that is not testEnv's.
@@ -124,5 +127,44 @@ func TestDevKEKOnlyByServeOnAFreshDatabase(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, devKEKFile)); !os.IsNotExist(err) {
 			t.Fatalf("gaia-iam %s created %s (%v)", strings.Join(args, " "), devKEKFile, err)
 		}
+	}
+}
+
+// TestDryRunAndKeysListWriteNothing: on a database that does not exist or
+// is not migrated, seed --dry-run and keys list refuse and create no file,
+// directory, key or table.
+func TestDryRunAndKeysListWriteNothing(t *testing.T) {
+	bin := buildBinary(t)
+	seedPath, _ := filepath.Abs(exampleSeed)
+	commands := [][]string{{"seed", "--dry-run"}, {"keys", "list"}}
+	dir := t.TempDir()
+	for _, args := range commands {
+		// The defaults: sqlite:gaia-data/gaia.db and gaia-data/kek, in dir.
+		out, err := runBinary(t, bin, dir, []string{"GAIA_SEED_FILE=" + seedPath}, args...)
+		if err == nil || !strings.Contains(out, "run 'gaia-iam migrate' first") {
+			t.Errorf("gaia-iam %s without a database: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Fatalf("gaia-iam %s wrote %s", strings.Join(args, " "), entries[0].Name())
+		}
+	}
+	pg, ok := storagetest.PostgresURL(t)
+	if !ok {
+		return
+	}
+	dbURL := storagetest.PostgresSchema(t, pg)
+	for _, args := range commands {
+		r := (&operatorTest{t: t, getenv: testEnv(map[string]string{"GAIA_DATABASE_URL": dbURL})}).run("", args...)
+		if r.err == nil || !strings.Contains(r.err.Error(), "run 'gaia-iam migrate' first") {
+			t.Errorf("gaia-iam %s on an empty schema: %v", strings.Join(args, " "), r.err)
+		}
+	}
+	store, err := openStore(context.Background(), dbURL, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if res, err := store.PendingMigrations(context.Background()); err != nil || !res {
+		t.Errorf("after seed --dry-run and keys list, pending migrations = %v, %v; want the schema untouched", res, err)
 	}
 }

@@ -23,14 +23,11 @@ func keysCmd(ctx context.Context, args []string, s sys) error {
 		return err
 	}
 	log := newLogger(cfg, s.stderr)
-	store, err := openStore(ctx, cfg.DatabaseURL, log)
+	store, err := openMigrated(ctx, cfg.DatabaseURL, log, args[0] == "list")
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if _, err := migrateLogged(ctx, store, log); err != nil {
-		return err
-	}
 	if args[0] == "rotate" {
 		kek, err := resolveKEK(ctx, cfg, store, s.stderr, neverCreateKEK)
 		if err != nil {

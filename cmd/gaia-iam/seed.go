@@ -25,22 +25,11 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg.DatabaseURL, log)
+	store, err := openMigrated(ctx, cfg.DatabaseURL, log, dryRun)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if dryRun {
-		pending, err := store.PendingMigrations(ctx)
-		if err != nil {
-			return err
-		}
-		if pending {
-			return errors.New("the database schema is not up to date: run 'gaia-iam migrate' first (a dry run writes nothing)")
-		}
-	} else if _, err := migrateLogged(ctx, store, log); err != nil {
-		return err
-	}
 	kek, err := resolveKEK(ctx, cfg, store, s.stderr, neverCreateKEK)
 	if err != nil {
 		return err
