@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,10 +69,15 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 	fs := flag.NewFlagSet("gaia-iam "+command, flag.ContinueOnError)
 	fs.SetOutput(s.stderr)
 	values := make(map[string]*string, len(settings)+len(limitSettings))
+	own := commandSettings(command)
 	for _, st := range append(settings[:len(settings):len(settings)], limitSettings...) {
 		v := &settingValue{value: st.def}
 		if e := s.getenv(st.env); e != "" {
 			v.value = e
+		}
+		values[st.flag] = &v.value
+		if !own(st.flag) {
+			continue // read from the environment, not offered as a flag
 		}
 		help := st.help + " [" + st.env + "]"
 		if st.flag == "database-url" {
@@ -81,7 +87,6 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 			help += " (" + kekEnv + " [set])"
 		}
 		fs.Var(v, st.flag, help)
-		values[st.flag] = &v.value
 	}
 	if extra != nil {
 		extra(fs)
@@ -158,6 +163,29 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 		cfg.DatabaseURL = u
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// commandSettings says which settings command (its first word) offers as
+// flags: those it uses, so that its help lists only its own. The others
+// still come from the environment or their defaults.
+func commandSettings(command string) func(flag string) bool {
+	database := []string{"database-url", "database-connect-timeout", "database-statement-timeout", "database-max-conns", "log-level", "log-format"}
+	kek := []string{"key-encryption-key-file"}
+	var own []string
+	switch first, _, _ := strings.Cut(command, " "); first {
+	case "serve":
+		return func(string) bool { return true }
+	case "migrate":
+		own = database
+	case "seed":
+		own = slices.Concat(database, kek, []string{"seed-file", "seed-cascade"})
+	case "keys":
+		// The retention of a rotated key follows the token lifetime and refresh interval.
+		own = slices.Concat(database, kek, []string{"access-token-ttl", "key-refresh-interval"})
+	default: // user, client
+		own = slices.Concat(database, kek)
+	}
+	return func(flag string) bool { return slices.Contains(own, flag) }
 }
 
 // settingValue is a setting's flag. Its String is what help shows as the

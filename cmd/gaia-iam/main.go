@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 )
@@ -83,6 +84,9 @@ func dispatch(ctx context.Context, args []string, s sys) error {
 		return userCmd(ctx, args[1:], s)
 	case "client":
 		return clientCmd(ctx, args[1:], s)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "gaia-iam", versionString())
+		return nil
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return nil
@@ -91,6 +95,43 @@ func dispatch(ctx context.Context, args []string, s sys) error {
 		usage(stderr)
 		return errUsage
 	}
+}
+
+// version is set at link time by make build (-ldflags "-X main.version=…");
+// a package variable because the linker can set nothing else.
+var version string
+
+// versionString is the stamped version, else what the Go toolchain
+// recorded: the module version (go install …@v1.2.3) or the VCS revision.
+func versionString() string {
+	info, ok := debug.ReadBuildInfo()
+	v := version
+	if v == "" && ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		v = info.Main.Version
+	}
+	if v == "" && ok {
+		var rev, modified string
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					modified = "-dirty"
+				}
+			}
+		}
+		if rev != "" {
+			v = "devel-" + rev[:min(12, len(rev))] + modified
+		}
+	}
+	if v == "" {
+		v = "devel"
+	}
+	if ok {
+		v += " (" + info.GoVersion + ")"
+	}
+	return v
 }
 
 func usage(w io.Writer) {
@@ -114,6 +155,8 @@ Commands:
 A password or client secret is never taken as a flag: --password-stdin reads
 the first line of standard input; without it, and for client secrets, one is
 generated and printed once.
+
+'gaia-iam --version' prints the version.
 
 Run 'gaia-iam <command> -h' for the flags of a command; each setting
 (database, key-encryption key, …) has a GAIA_* environment equivalent, shown
