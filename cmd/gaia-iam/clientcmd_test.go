@@ -154,3 +154,28 @@ func TestClientRotateSecret(t *testing.T) {
 		}
 	})
 }
+
+// TestErrorsShowNoStorageInternals: a duplicate user or client is said in
+// plain words, not as the database's constraint error.
+func TestErrorsShowNoStorageInternals(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, o *operatorTest) {
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"user", "create", "--username", "admin"}, `user "admin": exists already`},
+			{[]string{"client", "create", "--client-id", "gaia-cli", "--name", "x", "--public", "--grant-type", "password"}, "exists already"},
+		} {
+			r := o.run("", tc.args...)
+			if r.err == nil || !errors.Is(r.err, storage.ErrConflict) || !strings.Contains(r.err.Error(), tc.want) {
+				t.Errorf("gaia-iam %s = %v, want a conflict saying %q", strings.Join(tc.args, " "), r.err, tc.want)
+				continue
+			}
+			for _, internal := range []string{"constraint", "UNIQUE", "SQLSTATE", "2067", "_key", "duplicate key"} {
+				if strings.Contains(r.err.Error(), internal) || strings.Contains(r.stderr, internal) {
+					t.Errorf("gaia-iam %s shows storage internals (%s): %v\n%s", strings.Join(tc.args, " "), internal, r.err, r.stderr)
+				}
+			}
+		}
+	})
+}

@@ -23,6 +23,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"github.com/gaia-platform/iam/storage"
 )
 
 func main() {
@@ -62,8 +64,37 @@ func runWithInput(ctx context.Context, args []string, getenv func(string) string
 	if errors.Is(err, errHelp) {
 		return nil
 	}
+	return operatorError(err)
+}
+
+// operatorError keeps the storage layer's words out of what the operator
+// reads (`UNIQUE constraint failed: index 'users_username_key' (2067)`,
+// SQLSTATEs): an error carrying a storage sentinel is shown as the context
+// before it and a plain word for it. errors.Is still sees the whole chain.
+func operatorError(err error) error {
+	for _, k := range []struct {
+		sentinel error
+		say      string
+	}{{storage.ErrConflict, "exists already"}, {storage.ErrNotFound, "not found"}, {storage.ErrInvalid, "invalid"}} {
+		if !errors.Is(err, k.sentinel) {
+			continue
+		}
+		msg := err.Error()
+		if i := strings.Index(msg, ": "+k.sentinel.Error()); i > 0 {
+			return &shownError{msg: msg[:i] + ": " + k.say, err: err}
+		}
+	}
 	return err
 }
+
+// shownError is an error shown with msg in place of its chain's text.
+type shownError struct {
+	msg string
+	err error
+}
+
+func (e *shownError) Error() string { return e.msg }
+func (e *shownError) Unwrap() error { return e.err }
 
 func dispatch(ctx context.Context, args []string, s sys) error {
 	stdout, stderr := s.stdout, s.stderr

@@ -82,7 +82,7 @@ func userCreate(ctx context.Context, args []string, s sys) error {
 		var err error
 		if u, err = op.domain.RBAC.AddUser(ctx, prepared); err != nil {
 			if errors.Is(err, storage.ErrConflict) {
-				return fmt.Errorf("user %q exists already: %w", username, err)
+				return fmt.Errorf("user %q: %w", username, storage.ErrConflict)
 			}
 			return err
 		}
