@@ -12,7 +12,7 @@ import (
 	"github.com/gaia-platform/iam/storage"
 )
 
-// clientCmd runs `gaia-iam client create|rotate-secret`.
+// clientCmd runs `gaia-iam client create|rotate-secret|list|delete`.
 func clientCmd(ctx context.Context, args []string, s sys) error {
 	if len(args) > 0 {
 		switch args[0] {
@@ -20,9 +20,13 @@ func clientCmd(ctx context.Context, args []string, s sys) error {
 			return clientCreate(ctx, args[1:], s)
 		case "rotate-secret":
 			return clientRotateSecret(ctx, args[1:], s)
+		case "list":
+			return clientList(ctx, args[1:], s)
+		case "delete":
+			return clientDelete(ctx, args[1:], s)
 		}
 	}
-	fmt.Fprintln(s.stderr, "usage: gaia-iam client create|rotate-secret [flags]")
+	fmt.Fprintln(s.stderr, "usage: gaia-iam client create|rotate-secret|list|delete [flags]")
 	return errUsage
 }
 

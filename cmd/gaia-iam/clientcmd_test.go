@@ -179,3 +179,40 @@ func TestErrorsShowNoStorageInternals(t *testing.T) {
 		}
 	})
 }
+
+// TestListAndDelete: user and client list and delete, audited as the
+// operator.
+func TestListAndDelete(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, o *operatorTest) {
+		ctx := context.Background()
+		o.mustRun("", "user", "create", "--username", "temp", "--department", "INVENTORY")
+		r := o.mustRun("", "user", "list")
+		if !strings.Contains(r.stdout, "admin ") || !strings.Contains(r.stdout, "temp ") {
+			t.Errorf("user list printed\n%s", r.stdout)
+		}
+		if r := o.mustRun("", "user", "list", "--department", "INVENTORY", "--role", "PlatformAdmin"); strings.Contains(r.stdout, "temp") || !strings.Contains(r.stdout, "admin") {
+			t.Errorf("user list --department INVENTORY --role PlatformAdmin printed\n%s", r.stdout)
+		}
+		id := o.user("temp").ID
+		o.mustRun("", "user", "delete", "--username", "temp")
+		if _, err := o.store.GetUserByUsername(ctx, "temp"); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("user temp after delete: %v", err)
+		}
+		o.checkAudit(o.audit("user.delete", id), "user", id, [2]string{"user.delete", "username=temp"})
+		if r := o.run("", "user", "delete", "--username", "temp"); !errors.Is(r.err, storage.ErrNotFound) {
+			t.Errorf("deleting a deleted user = %v, want not found", r.err)
+		}
+
+		r = o.mustRun("", "client", "list")
+		for _, want := range []string{"gaia-cli", "public", "inventory-service", "confidential"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("client list lacks %q:\n%s", want, r.stdout)
+			}
+		}
+		o.mustRun("", "client", "delete", "--client-id", "gaia-cli")
+		if _, err := o.store.GetClient(ctx, "gaia-cli"); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("client gaia-cli after delete: %v", err)
+		}
+		o.checkAudit(o.audit("client.delete", "gaia-cli"), "client", "gaia-cli", [2]string{"client.delete", ""})
+	})
+}

@@ -4,9 +4,9 @@
 //	gaia-iam migrate            bring the database schema up to date
 //	gaia-iam seed [--dry-run]   reconcile the RBAC seed, or show the diff
 //	gaia-iam keys rotate|list   manage the token signing keys
-//	gaia-iam user create|set-password|disable
+//	gaia-iam user create|set-password|disable|list|delete
 //	                            manage users from the command line
-//	gaia-iam client create|rotate-secret
+//	gaia-iam client create|rotate-secret|list|delete
 //	                            manage OAuth clients from the command line
 //
 // Every setting flag has a GAIA_* environment equivalent; a flag wins over
@@ -178,10 +178,14 @@ Commands:
                      [--role NAME]... [--password-stdin]
   user set-password  set a user's password: --username NAME [--password-stdin]
   user disable       disable a user and revoke all their sessions: --username NAME
+  user list          list users: [--department CODE] [--role NAME]
+  user delete        delete a user and revoke their sessions: --username NAME
   client create      create an OAuth client: --client-id ID --name NAME --grant-type G...
                      [--scope S]... [--audience A]... [--role R]... [--public]
   client rotate-secret
                      give a confidential client a new secret: --client-id ID
+  client list        list the OAuth clients
+  client delete      delete a client and revoke its refresh tokens: --client-id ID
 
 A password or client secret is never taken as a flag: --password-stdin reads
 the first line of standard input; without it, and for client secrets, one is

@@ -18,7 +18,7 @@ import (
 	"github.com/gaia-platform/iam/storage"
 )
 
-// userCmd runs `gaia-iam user create|set-password|disable`: what an
+// userCmd runs `gaia-iam user create|set-password|disable|list|delete`: what an
 // operator needs before anyone holds a token for the admin API.
 func userCmd(ctx context.Context, args []string, s sys) error {
 	if len(args) > 0 {
@@ -29,9 +29,13 @@ func userCmd(ctx context.Context, args []string, s sys) error {
 			return userSetPassword(ctx, args[1:], s)
 		case "disable":
 			return userDisable(ctx, args[1:], s)
+		case "list":
+			return userList(ctx, args[1:], s)
+		case "delete":
+			return userDelete(ctx, args[1:], s)
 		}
 	}
-	fmt.Fprintln(s.stderr, "usage: gaia-iam user create|set-password|disable [flags]")
+	fmt.Fprintln(s.stderr, "usage: gaia-iam user create|set-password|disable|list|delete [flags]")
 	return errUsage
 }
 
