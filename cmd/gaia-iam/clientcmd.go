@@ -103,18 +103,7 @@ func clientCreate(ctx context.Context, args []string, s sys) error {
 }
 
 func clientRotateSecret(ctx context.Context, args []string, s sys) error {
-	var clientID string
-	cfg, err := parseConfig("client rotate-secret", args, s, func(fs *flag.FlagSet) {
-		fs.StringVar(&clientID, "client-id", "", "the OAuth client_id (required)")
-	})
-	if err != nil {
-		return err
-	}
-	if clientID == "" {
-		return usageError(s, "client rotate-secret", "--client-id is required")
-	}
-
-	op, err := openOperator(ctx, cfg, s)
+	op, clientID, err := openNamed(ctx, "client rotate-secret", "client-id", "the OAuth client_id (required)", args, s)
 	if err != nil {
 		return err
 	}

@@ -50,17 +50,7 @@ func userList(ctx context.Context, args []string, s sys) error {
 // userDelete deletes a user, their memberships and assignments, and
 // revokes their sessions, as the operator.
 func userDelete(ctx context.Context, args []string, s sys) error {
-	var username string
-	cfg, err := parseConfig("user delete", args, s, func(fs *flag.FlagSet) {
-		fs.StringVar(&username, "username", "", "login name of the user (required)")
-	})
-	if err != nil {
-		return err
-	}
-	if username == "" {
-		return usageError(s, "user delete", "--username is required")
-	}
-	op, err := openOperator(ctx, cfg, s)
+	op, username, err := openNamed(ctx, "user delete", "username", "login name of the user (required)", args, s)
 	if err != nil {
 		return err
 	}
@@ -112,17 +102,7 @@ func clientList(ctx context.Context, args []string, s sys) error {
 // clientDelete deletes a client and its assignments, and revokes the
 // refresh tokens issued to it, as the operator.
 func clientDelete(ctx context.Context, args []string, s sys) error {
-	var clientID string
-	cfg, err := parseConfig("client delete", args, s, func(fs *flag.FlagSet) {
-		fs.StringVar(&clientID, "client-id", "", "the OAuth client_id (required)")
-	})
-	if err != nil {
-		return err
-	}
-	if clientID == "" {
-		return usageError(s, "client delete", "--client-id is required")
-	}
-	op, err := openOperator(ctx, cfg, s)
+	op, clientID, err := openNamed(ctx, "client delete", "client-id", "the OAuth client_id (required)", args, s)
 	if err != nil {
 		return err
 	}
@@ -138,4 +118,24 @@ func clientDelete(ctx context.Context, args []string, s sys) error {
 	}
 	fmt.Fprintf(s.stdout, "deleted client %q and revoked its refresh tokens (access tokens already issued expire on their own)\n", clientID)
 	return nil
+}
+
+// openNamed parses a command whose one argument is a required name flag
+// (--username, --client-id) and opens the operator; the caller closes it.
+func openNamed(ctx context.Context, command, flagName, help string, args []string, s sys) (*operator, string, error) {
+	var name string
+	cfg, err := parseConfig(command, args, s, func(fs *flag.FlagSet) {
+		fs.StringVar(&name, flagName, "", help)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if name == "" {
+		return nil, "", usageError(s, command, "--"+flagName+" is required")
+	}
+	op, err := openOperator(ctx, cfg, s)
+	if err != nil {
+		return nil, "", err
+	}
+	return op, name, nil
 }

@@ -178,18 +178,7 @@ func userSetPassword(ctx context.Context, args []string, s sys) error {
 }
 
 func userDisable(ctx context.Context, args []string, s sys) error {
-	var username string
-	cfg, err := parseConfig("user disable", args, s, func(fs *flag.FlagSet) {
-		fs.StringVar(&username, "username", "", "login name of the user (required)")
-	})
-	if err != nil {
-		return err
-	}
-	if username == "" {
-		return usageError(s, "user disable", "--username is required")
-	}
-
-	op, err := openOperator(ctx, cfg, s)
+	op, username, err := openNamed(ctx, "user disable", "username", "login name of the user (required)", args, s)
 	if err != nil {
 		return err
 	}
