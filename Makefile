@@ -24,9 +24,10 @@ gaia-data/dev.env:
 	} > $@
 	@echo "make: wrote development client secrets to $@ (mode 0600)" >&2
 
-## build: the gaia-iam binary, without cgo
+## build: the gaia-iam binary, without cgo, stamped with git describe (gaia-iam --version)
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gaia-iam
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/gaia-iam
 
 ## test: every test, with the race detector where cgo is available
 test:

@@ -27,6 +27,9 @@ const (
 	ActorAnonymous = "anonymous" // nobody authenticated: a failed login
 )
 
+// ActorNameSeed is the ActorName of the seed's changes.
+const ActorNameSeed = "seed"
+
 // Outcomes (storage.AuditEvent.Outcome).
 const (
 	Success = "success"
@@ -90,6 +93,12 @@ const (
 	ActionKeyRotate = "key.rotate"
 	// ActionKeyRevoke is the revocation of a (compromised) signing key.
 	ActionKeyRevoke = "key.revoke"
+	// The seed's changes, by actor ActorSystem named ActorNameSeed; the
+	// target type is the entry's kind (permission, role, department,
+	// client, user) and the target id its name.
+	ActionSeedCreate = "seed.create"
+	ActionSeedUpdate = "seed.update"
+	ActionSeedDelete = "seed.delete"
 )
 
 // Detail keys (storage.AuditEvent.Details).

@@ -12,7 +12,7 @@ import (
 	"github.com/gaia-platform/iam/storage"
 )
 
-// clientCmd runs `gaia-iam client create|rotate-secret`.
+// clientCmd runs `gaia-iam client create|rotate-secret|list|delete`.
 func clientCmd(ctx context.Context, args []string, s sys) error {
 	if len(args) > 0 {
 		switch args[0] {
@@ -20,9 +20,13 @@ func clientCmd(ctx context.Context, args []string, s sys) error {
 			return clientCreate(ctx, args[1:], s)
 		case "rotate-secret":
 			return clientRotateSecret(ctx, args[1:], s)
+		case "list":
+			return clientList(ctx, args[1:], s)
+		case "delete":
+			return clientDelete(ctx, args[1:], s)
 		}
 	}
-	fmt.Fprintln(s.stderr, "usage: gaia-iam client create|rotate-secret [flags]")
+	fmt.Fprintln(s.stderr, "usage: gaia-iam client create|rotate-secret|list|delete [flags]")
 	return errUsage
 }
 
@@ -99,18 +103,7 @@ func clientCreate(ctx context.Context, args []string, s sys) error {
 }
 
 func clientRotateSecret(ctx context.Context, args []string, s sys) error {
-	var clientID string
-	cfg, err := parseConfig("client rotate-secret", args, s, func(fs *flag.FlagSet) {
-		fs.StringVar(&clientID, "client-id", "", "the OAuth client_id (required)")
-	})
-	if err != nil {
-		return err
-	}
-	if clientID == "" {
-		return usageError(s, "client rotate-secret", "--client-id is required")
-	}
-
-	op, err := openOperator(ctx, cfg, s)
+	op, clientID, err := openNamed(ctx, "client rotate-secret", "client-id", "the OAuth client_id (required)", args, s)
 	if err != nil {
 		return err
 	}

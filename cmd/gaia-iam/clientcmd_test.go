@@ -154,3 +154,65 @@ func TestClientRotateSecret(t *testing.T) {
 		}
 	})
 }
+
+// TestErrorsShowNoStorageInternals: a duplicate user or client is said in
+// plain words, not as the database's constraint error.
+func TestErrorsShowNoStorageInternals(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, o *operatorTest) {
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"user", "create", "--username", "admin"}, `user "admin": exists already`},
+			{[]string{"client", "create", "--client-id", "gaia-cli", "--name", "x", "--public", "--grant-type", "password"}, "exists already"},
+		} {
+			r := o.run("", tc.args...)
+			if r.err == nil || !errors.Is(r.err, storage.ErrConflict) || !strings.Contains(r.err.Error(), tc.want) {
+				t.Errorf("gaia-iam %s = %v, want a conflict saying %q", strings.Join(tc.args, " "), r.err, tc.want)
+				continue
+			}
+			for _, internal := range []string{"constraint", "UNIQUE", "SQLSTATE", "2067", "_key", "duplicate key"} {
+				if strings.Contains(r.err.Error(), internal) || strings.Contains(r.stderr, internal) {
+					t.Errorf("gaia-iam %s shows storage internals (%s): %v\n%s", strings.Join(tc.args, " "), internal, r.err, r.stderr)
+				}
+			}
+		}
+	})
+}
+
+// TestListAndDelete: user and client list and delete, audited as the
+// operator.
+func TestListAndDelete(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, o *operatorTest) {
+		ctx := context.Background()
+		o.mustRun("", "user", "create", "--username", "temp", "--department", "INVENTORY")
+		r := o.mustRun("", "user", "list")
+		if !strings.Contains(r.stdout, "admin ") || !strings.Contains(r.stdout, "temp ") {
+			t.Errorf("user list printed\n%s", r.stdout)
+		}
+		if r := o.mustRun("", "user", "list", "--department", "INVENTORY", "--role", "PlatformAdmin"); strings.Contains(r.stdout, "temp") || !strings.Contains(r.stdout, "admin") {
+			t.Errorf("user list --department INVENTORY --role PlatformAdmin printed\n%s", r.stdout)
+		}
+		id := o.user("temp").ID
+		o.mustRun("", "user", "delete", "--username", "temp")
+		if _, err := o.store.GetUserByUsername(ctx, "temp"); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("user temp after delete: %v", err)
+		}
+		o.checkAudit(o.audit("user.delete", id), "user", id, [2]string{"user.delete", "username=temp"})
+		if r := o.run("", "user", "delete", "--username", "temp"); !errors.Is(r.err, storage.ErrNotFound) {
+			t.Errorf("deleting a deleted user = %v, want not found", r.err)
+		}
+
+		r = o.mustRun("", "client", "list")
+		for _, want := range []string{"gaia-cli", "public", "inventory-service", "confidential"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("client list lacks %q:\n%s", want, r.stdout)
+			}
+		}
+		o.mustRun("", "client", "delete", "--client-id", "gaia-cli")
+		if _, err := o.store.GetClient(ctx, "gaia-cli"); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("client gaia-cli after delete: %v", err)
+		}
+		o.checkAudit(o.audit("client.delete", "gaia-cli"), "client", "gaia-cli", [2]string{"client.delete", ""})
+	})
+}

@@ -36,8 +36,9 @@ type Config struct {
 	ShutdownTimeout      time.Duration
 	LogLevel             slog.Level
 	LogFormat            string // text or json
-	// KEK is the key-encryption key (base64, 32 bytes), or KEKFile a file
-	// holding it. With neither, a development key file is created.
+	// KEK is the key-encryption key (base64, 32 bytes), taken only from
+	// GAIA_KEY_ENCRYPTION_KEY, never a flag (flags show in ps and in help);
+	// or KEKFile a file holding it. See resolveKEK for neither.
 	KEK     string
 	KEKFile string
 	// SeedCascade lets serve and seed remove the user role assignments a
@@ -65,13 +66,12 @@ var settings = []setting{
 	{"refresh-token-ttl", "GAIA_REFRESH_TOKEN_TTL", "720h", "refresh token lifetime"},
 	{"max-session-age", "GAIA_MAX_SESSION_AGE", "720h", "absolute cap on a login, however often its refresh token rotates"},
 	{"default-audience", "GAIA_DEFAULT_AUDIENCE", "gaia", "aud of tokens for clients that name no audience"},
-	{"key-encryption-key", "GAIA_KEY_ENCRYPTION_KEY", "", "base64 of 32 random bytes that encrypt the signing keys at rest"},
-	{"key-encryption-key-file", "GAIA_KEY_ENCRYPTION_KEY_FILE", "", "file holding the key-encryption key (mode 0600); default: a development key in gaia-data/kek"},
+	{"key-encryption-key-file", "GAIA_KEY_ENCRYPTION_KEY_FILE", "", "file holding the key-encryption key (mode 0600), or set " + kekEnv + " (base64 of 32 random bytes) in the environment; with neither, serve on a database without signing keys creates a development key in " + devKEKFile},
 	{"key-refresh-interval", "GAIA_KEY_REFRESH_INTERVAL", "15s", "how often a server reloads the signing keys, so a rotation elsewhere reaches it"},
 	{"key-publish-delay", "GAIA_KEY_PUBLISH_DELAY", "", "how long keys rotate publishes a new key before it signs; at least the key refresh interval + the JWKS max-age (60s), the default"},
 	{"client-cache-ttl", "GAIA_CLIENT_CACHE_TTL", "2s", "how long a server trusts a client it read (disable, secret rotation and role changes reach it within this); 0 to read every time"},
 	{"refresh-reuse-interval", "GAIA_REFRESH_REUSE_INTERVAL", oauth.DefaultRefreshReuseInterval.String(), "how long after a refresh token rotates presenting it again is refused as a concurrent refresh, without ending the login (later it is reuse and ends it); 0 to disable, at most " + oauth.MaxRefreshReuseInterval.String()},
-	{"seed-cascade", "GAIA_SEED_CASCADE", "false", "let the seed remove the user role assignments it breaks (a department no longer allows the role); without it such a seed is refused"},
+	{"seed-cascade", "GAIA_SEED_CASCADE", "false", "let the seed take away access someone holds: remove the user role assignments it breaks (a department no longer allows the role) and delete roles, permissions and departments in use; without it such a seed is refused"},
 	{"shutdown-timeout", "GAIA_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests get on SIGINT/SIGTERM"},
 	{"log-level", "GAIA_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "GAIA_LOG_FORMAT", "text", "text or json"},
@@ -93,12 +93,24 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 	fs := flag.NewFlagSet("gaia-iam "+command, flag.ContinueOnError)
 	fs.SetOutput(s.stderr)
 	values := make(map[string]*string, len(settings)+len(limitSettings)+len(opsSettings))
+	own := commandSettings(command)
 	for _, st := range slices.Concat(settings, limitSettings, opsSettings) {
-		def := st.def
-		if v := s.getenv(st.env); v != "" {
-			def = v
+		v := &settingValue{value: st.def}
+		if e := s.getenv(st.env); e != "" {
+			v.value = e
 		}
-		values[st.flag] = fs.String(st.flag, def, st.help+" ["+st.env+"]")
+		values[st.flag] = &v.value
+		if !own(st.flag) {
+			continue // read from the environment, not offered as a flag
+		}
+		help := st.help + " [" + st.env + "]"
+		if st.flag == "database-url" {
+			v.redact = redactURL
+		}
+		if st.flag == "key-encryption-key-file" && s.getenv(kekEnv) != "" {
+			help += " (" + kekEnv + " [set])"
+		}
+		fs.Var(v, st.flag, help)
 	}
 	if extra != nil {
 		extra(fs)
@@ -121,7 +133,7 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 		SeedFile:        *values["seed-file"],
 		LogFormat:       *values["log-format"],
 		DefaultAudience: *values["default-audience"],
-		KEK:             *values["key-encryption-key"],
+		KEK:             s.getenv(kekEnv),
 		KEKFile:         *values["key-encryption-key-file"],
 	}
 	var errs []error
@@ -182,7 +194,7 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 		errs = append(errs, fmt.Errorf("--issuer: %w", err))
 	}
 	if cfg.KEK != "" && cfg.KEKFile != "" {
-		errs = append(errs, errors.New("set --key-encryption-key or --key-encryption-key-file, not both"))
+		errs = append(errs, errors.New("set "+kekEnv+" or "+kekEnv+"_FILE (--key-encryption-key-file), not both"))
 	}
 	if cfg.DefaultAudience == "" {
 		errs = append(errs, errors.New("--default-audience is empty"))
@@ -250,6 +262,76 @@ func parseLogin(values map[string]*string, p *guard.Policy) []error {
 		}
 	}
 	return errs
+}
+
+// commandSettings says which settings command (its first word) offers as
+// flags: those it uses, so that its help lists only its own. The others
+// still come from the environment or their defaults.
+func commandSettings(command string) func(flag string) bool {
+	database := []string{"database-url", "database-connect-timeout", "database-statement-timeout", "database-max-conns", "log-level", "log-format"}
+	kek := []string{"key-encryption-key-file"}
+	var own []string
+	switch first, _, _ := strings.Cut(command, " "); first {
+	case "serve":
+		return func(string) bool { return true }
+	case "migrate":
+		own = database
+	case "seed":
+		own = slices.Concat(database, kek, []string{"seed-file", "seed-cascade"})
+	case "keys":
+		// The retention of a rotated key follows the token lifetime and refresh interval.
+		own = slices.Concat(database, kek, []string{"access-token-ttl", "key-refresh-interval", "key-publish-delay"})
+	default: // user, client
+		own = slices.Concat(database, kek)
+	}
+	return func(flag string) bool { return slices.Contains(own, flag) }
+}
+
+// settingValue is a setting's flag. Its String is what help shows as the
+// default, and the default is the environment's value when set: redact, when
+// not nil, keeps a secret in that value out of the help.
+type settingValue struct {
+	value  string
+	redact func(string) string
+}
+
+func (v *settingValue) String() string {
+	switch {
+	case v == nil: // flag's zero value, to tell whether a default is shown
+		return ""
+	case v.redact != nil:
+		return v.redact(v.value)
+	}
+	return v.value
+}
+
+func (v *settingValue) Set(s string) error {
+	v.value = s
+	return nil
+}
+
+// redactURL returns a database URL with its password, in the user
+// information or the query, replaced by "xxxxx"; a URL it cannot parse is
+// shown only as "[set]".
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[set]"
+	}
+	if u.Opaque != "" {
+		return raw // sqlite:PATH
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") {
+			q[k] = []string{"xxxxx"}
+			u.RawQuery = q.Encode()
+		}
+	}
+	return u.String()
 }
 
 // checkIssuer enforces RFC 8414 §2: an http(s) URL with no query or

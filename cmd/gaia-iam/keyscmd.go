@@ -37,16 +37,13 @@ func keysCmd(ctx context.Context, args []string, s sys) error {
 		return err
 	}
 	log := newLogger(cfg, s.stderr)
-	store, err := openStore(ctx, cfg.DatabaseURL, log)
+	store, err := openMigrated(ctx, cfg.DatabaseURL, log, args[0] == "list")
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if _, err := migrateLogged(ctx, store, log); err != nil {
-		return err
-	}
 	if op != "list" {
-		kek, err := loadKEK(cfg, s.stderr)
+		kek, err := resolveKEK(ctx, cfg, store, s.stderr, neverCreateKEK)
 		if err != nil {
 			return err
 		}

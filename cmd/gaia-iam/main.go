@@ -4,9 +4,9 @@
 //	gaia-iam migrate            bring the database schema up to date
 //	gaia-iam seed [--dry-run]   reconcile the RBAC seed, or show the diff
 //	gaia-iam keys rotate|revoke KID|list   manage the token signing keys
-//	gaia-iam user create|set-password|disable
+//	gaia-iam user create|set-password|disable|list|delete|unlock
 //	                            manage users from the command line
-//	gaia-iam client create|rotate-secret
+//	gaia-iam client create|rotate-secret|list|delete
 //	                            manage OAuth clients from the command line
 //	gaia-iam block add|list|remove, gaia-iam user unlock
 //	                            login protection: the block list, locked accounts
@@ -22,8 +22,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"github.com/gaia-platform/iam/storage"
 )
 
 func main() {
@@ -63,8 +66,37 @@ func runWithInput(ctx context.Context, args []string, getenv func(string) string
 	if errors.Is(err, errHelp) {
 		return nil
 	}
+	return operatorError(err)
+}
+
+// operatorError keeps the storage layer's words out of what the operator
+// reads (`UNIQUE constraint failed: index 'users_username_key' (2067)`,
+// SQLSTATEs): an error carrying a storage sentinel is shown as the context
+// before it and a plain word for it. errors.Is still sees the whole chain.
+func operatorError(err error) error {
+	for _, k := range []struct {
+		sentinel error
+		say      string
+	}{{storage.ErrConflict, "exists already"}, {storage.ErrNotFound, "not found"}, {storage.ErrInvalid, "invalid"}} {
+		if !errors.Is(err, k.sentinel) {
+			continue
+		}
+		msg := err.Error()
+		if i := strings.Index(msg, ": "+k.sentinel.Error()); i > 0 {
+			return &shownError{msg: msg[:i] + ": " + k.say, err: err}
+		}
+	}
 	return err
 }
+
+// shownError is an error shown with msg in place of its chain's text.
+type shownError struct {
+	msg string
+	err error
+}
+
+func (e *shownError) Error() string { return e.msg }
+func (e *shownError) Unwrap() error { return e.err }
 
 func dispatch(ctx context.Context, args []string, s sys) error {
 	stdout, stderr := s.stdout, s.stderr
@@ -87,6 +119,9 @@ func dispatch(ctx context.Context, args []string, s sys) error {
 		return clientCmd(ctx, args[1:], s)
 	case "block":
 		return blockCmd(ctx, args[1:], s)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "gaia-iam", versionString())
+		return nil
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return nil
@@ -95,6 +130,43 @@ func dispatch(ctx context.Context, args []string, s sys) error {
 		usage(stderr)
 		return errUsage
 	}
+}
+
+// version is set at link time by make build (-ldflags "-X main.version=…");
+// a package variable because the linker can set nothing else.
+var version string
+
+// versionString is the stamped version, else what the Go toolchain
+// recorded: the module version (go install …@v1.2.3) or the VCS revision.
+func versionString() string {
+	info, ok := debug.ReadBuildInfo()
+	v := version
+	if v == "" && ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		v = info.Main.Version
+	}
+	if v == "" && ok {
+		var rev, modified string
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					modified = "-dirty"
+				}
+			}
+		}
+		if rev != "" {
+			v = "devel-" + rev[:min(12, len(rev))] + modified
+		}
+	}
+	if v == "" {
+		v = "devel"
+	}
+	if ok {
+		v += " (" + info.GoVersion + ")"
+	}
+	return v
 }
 
 func usage(w io.Writer) {
@@ -114,6 +186,8 @@ Commands:
   user disable       disable a user and revoke all their sessions: --username NAME
   user unlock USERNAME
                      lift login protection's lock of an account and forget its failures
+  user list          list users: [--department CODE] [--role NAME]
+  user delete        delete a user and revoke their sessions: --username NAME
   client create      create an OAuth client: --client-id ID --name NAME --grant-type G...
                      [--scope S]... [--audience A]... [--role R]... [--public]
   client rotate-secret
@@ -121,10 +195,14 @@ Commands:
   block add CIDR     refuse token requests from an address range: [--reason TEXT] [--expires-in DURATION]
   block list         list the block list
   block remove CIDR  lift a block
+  client list        list the OAuth clients
+  client delete      delete a client and revoke its refresh tokens: --client-id ID
 
 A password or client secret is never taken as a flag: --password-stdin reads
 the first line of standard input; without it, and for client secrets, one is
 generated and printed once.
+
+'gaia-iam --version' prints the version.
 
 Run 'gaia-iam <command> -h' for the flags of a command; each setting
 (database, key-encryption key, …) has a GAIA_* environment equivalent, shown

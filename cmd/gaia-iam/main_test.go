@@ -190,15 +190,43 @@ func TestTwoServersOnePostgres(t *testing.T) {
 func TestServeRefusesBadSeed(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "gaia.db")
-	var stderr bytes.Buffer
-	// No client secrets in the environment: the example seed is invalid.
-	err := run(context.Background(), []string{"serve", "--database-url", "sqlite:" + db, "--seed-file", exampleSeed, "--listen", freeAddr(t)},
-		func(string) string { return "" }, &bytes.Buffer{}, &stderr)
-	if err == nil || !strings.Contains(err.Error(), `client "gaia-web": environment variable GAIA_WEB_CLIENT_SECRET is not set`) {
-		t.Fatalf("serve with a bad seed = %v, want an error naming the client and variable", err)
+	empty := filepath.Join(dir, "empty.yaml")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
 	}
-	if _, statErr := os.Stat(db); statErr == nil {
-		t.Errorf("serve with a bad seed created the database; want nothing written")
+	for _, tc := range []struct{ file, want string }{
+		{empty, "the seed declares nothing"},
+		{"/dev/null", "the seed declares nothing"},
+		{filepath.Join(dir, "missing.yaml"), "no such file"},
+	} {
+		var stderr bytes.Buffer
+		err := run(context.Background(), []string{"serve", "--database-url", "sqlite:" + db, "--seed-file", tc.file, "--listen", freeAddr(t)},
+			testEnv(nil), &bytes.Buffer{}, &stderr)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "GAIA_SEED_FILE") {
+			t.Errorf("serve with seed %s = %v, want an error saying %q and naming GAIA_SEED_FILE", tc.file, err, tc.want)
+		}
+		if _, statErr := os.Stat(db); statErr == nil {
+			t.Fatalf("serve with seed %s created the database; want nothing written", tc.file)
+		}
+	}
+}
+
+// TestClientSecretNeededOnlyToCreate: serve needs a seeded client's secret
+// to create it, not at every start.
+func TestClientSecretNeededOnlyToCreate(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "gaia.db")
+	noSecrets := testEnv(map[string]string{"GAIA_WEB_CLIENT_SECRET": "", "INVENTORY_SERVICE_SECRET": ""})
+	err := run(context.Background(), []string{"serve", "--database-url", db, "--listen", freeAddr(t)}, noSecrets, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), `client "gaia-web": environment variable GAIA_WEB_CLIENT_SECRET is not set`) {
+		t.Fatalf("serve creating the clients without their secrets = %v, want an error naming the client and variable", err)
+	}
+	if err := run(context.Background(), []string{"seed", "--database-url", db}, testEnv(nil), &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServe(t, db, noSecrets)
+	waitFor(t, "http://"+srv.addr+"/readyz", http.StatusOK)
+	if err := srv.stop(); err != nil {
+		t.Fatalf("serve without the secrets of existing clients: %v", err)
 	}
 }
 
@@ -301,16 +329,8 @@ func TestCommandLine(t *testing.T) {
 
 // TestBinaryGracefulShutdown builds gaia-iam and stops it with SIGTERM.
 func TestBinaryGracefulShutdown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
+	bin := buildBinary(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "gaia-iam")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	addr := freeAddr(t)
 	seedPath, _ := filepath.Abs(exampleSeed)
 	cmd := exec.Command(bin, "serve", "--listen", addr)

@@ -21,16 +21,16 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 		return err
 	}
 	log := newLogger(cfg, s.stderr)
-	file, err := seed.Load(cfg.SeedFile, s.getenv)
+	file, err := loadSeed(cfg, s.getenv)
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg.DatabaseURL, log)
+	store, err := openMigrated(ctx, cfg.DatabaseURL, log, dryRun)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	kek, err := loadKEK(cfg, s.stderr)
+	kek, err := resolveKEK(ctx, cfg, store, s.stderr, neverCreateKEK)
 	if err != nil {
 		return err
 	}
@@ -40,13 +40,6 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 	}
 
 	if dryRun {
-		pending, err := store.PendingMigrations(ctx)
-		if err != nil {
-			return err
-		}
-		if pending {
-			return errors.New("the database schema is not up to date: run 'gaia-iam migrate' first (a dry run writes nothing)")
-		}
 		changes, err := d.Seeder.Plan(ctx, file)
 		if err != nil {
 			return err
@@ -56,23 +49,22 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 			return nil
 		}
 		fmt.Fprintf(s.stdout, "seed: %d changes would be applied (dry run, nothing written):\n", len(changes))
-		broken := 0
+		cascades := 0
 		for _, c := range changes {
-			fmt.Fprintln(s.stdout, c)
+			mark := ""
 			if c.Cascade {
-				broken++
+				cascades++
+				mark = "  [takes away access: needs --seed-cascade]"
 			}
+			fmt.Fprintln(s.stdout, c.String()+mark)
 		}
-		if broken > 0 && !cfg.SeedCascade {
-			fmt.Fprintf(s.stdout, "seed: %d role assignments would be left allowed by none of the user's departments: "+
-				"serve and seed refuse this seed unless %s\n", broken, cascadeHow)
+		if cascades > 0 && !cfg.SeedCascade {
+			fmt.Fprintf(s.stdout, "seed: %d changes take away access someone holds (role assignments the department rule "+
+				"no longer allows, or roles, permissions and departments in use): serve and seed refuse this seed unless %s\n", cascades, cascadeHow)
 		}
 		return nil
 	}
 
-	if _, err := migrateLogged(ctx, store, log); err != nil {
-		return err
-	}
 	apply := d.Seeder.Apply
 	if cfg.SeedCascade {
 		apply = d.Seeder.ApplyCascading
@@ -93,14 +85,29 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 	return nil
 }
 
+// loadSeed reads the seed file, naming in its errors the setting that
+// chose it: an operator who installed the binary alone meets the default
+// path first.
+func loadSeed(cfg Config, getenv func(string) string) (*seed.File, error) {
+	f, err := seed.Load(cfg.SeedFile, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("%w\nthe seed file is GAIA_SEED_FILE (or --seed-file), now %q", err, cfg.SeedFile)
+	}
+	return f, nil
+}
+
 // cascadeHow tells the operator how to let a seed remove the assignments
 // it breaks.
 const cascadeHow = "--seed-cascade is given (or GAIA_SEED_CASCADE=true), which removes them"
 
+// The one switch covers both refusals: each is the seed taking away
+// access someone holds, and an operator allowing one would not expect the
+// other to still stop the start.
+
 // cascadeHint adds to a seed refused for the assignments it breaks how to
 // apply it anyway.
 func cascadeHint(err error) error {
-	if errors.Is(err, seed.ErrBreaksAssignments) {
+	if errors.Is(err, seed.ErrBreaksAssignments) || errors.Is(err, seed.ErrRemovesInUse) {
 		return fmt.Errorf("%w\nthe seed is refused unless %s", err, cascadeHow)
 	}
 	return err

@@ -45,7 +45,7 @@ func TestSeedCascade(t *testing.T) {
 		}
 
 		r := o.mustRun("", "seed", "--dry-run", "--seed-file", file)
-		if !strings.Contains(r.stdout, line+"\n") || !strings.Contains(r.stdout, "refuse this seed unless --seed-cascade") {
+		if !strings.Contains(r.stdout, line+"  [takes away access: needs --seed-cascade]\n") || !strings.Contains(r.stdout, "refuse this seed unless --seed-cascade") {
 			t.Errorf("seed --dry-run printed\n%s\nwant the broken assignment and how to cascade", r.stdout)
 		}
 
@@ -76,6 +76,9 @@ func TestSeedCascade(t *testing.T) {
 		}
 		if holds() {
 			t.Error("the cascading seed left the broken assignment")
+		}
+		if ev := o.audit("seed.delete", "clerk"); len(ev) != 1 || ev[0].ActorName != "seed" || ev[0].TargetType != "user" {
+			t.Errorf("audit of the removed assignment = %+v, want one seed.delete by seed", ev)
 		}
 		if r := o.mustRun("", "seed", "--seed-file", file); r.stdout != "seed: up to date, no changes\n" {
 			t.Errorf("seed again = %q, want no changes", r.stdout)

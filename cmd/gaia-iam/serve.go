@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/gaia-platform/iam/rbac/seed"
 	"github.com/gaia-platform/iam/server"
 )
 
@@ -24,7 +23,7 @@ func serve(ctx context.Context, args []string, s sys) error {
 	log := newLogger(cfg, s.stderr)
 
 	// Read the seed before touching the database: a bad seed changes nothing.
-	file, err := seed.Load(cfg.SeedFile, s.getenv)
+	file, err := loadSeed(cfg, s.getenv)
 	if err != nil {
 		return err
 	}
@@ -63,7 +62,7 @@ func serve(ctx context.Context, args []string, s sys) error {
 	if _, err := migrateLogged(ctx, store, log); err != nil {
 		return err
 	}
-	kek, err := loadKEK(cfg, s.stderr)
+	kek, err := resolveKEK(ctx, cfg, store, s.stderr, mayCreateDevKEK)
 	if err != nil {
 		return err
 	}

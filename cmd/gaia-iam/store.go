@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/gaia-platform/iam/migrations"
@@ -48,4 +50,36 @@ func migrateLogged(ctx context.Context, b backend, log *slog.Logger) (migrations
 		log.InfoContext(ctx, "database schema migrated", "from_version", res.From, "to_version", res.To, "applied", res.Applied)
 	}
 	return res, nil
+}
+
+// openMigrated opens the store and brings its schema up to date; or, for a
+// command that writes nothing (seed --dry-run, keys list), opens only a
+// database that exists with its schema up to date, creating no file,
+// directory or table.
+func openMigrated(ctx context.Context, databaseURL string, log *slog.Logger, writeNothing bool) (backend, error) {
+	if path, ok := strings.CutPrefix(databaseURL, "sqlite:"); ok && writeNothing {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("no database to read: run 'gaia-iam migrate' first (this command writes nothing): %w", err)
+		}
+	}
+	store, err := openStore(ctx, databaseURL, log)
+	if err != nil {
+		return nil, err
+	}
+	if writeNothing {
+		pending, err := store.PendingMigrations(ctx)
+		if err == nil && pending {
+			err = errors.New("the database schema is not up to date: run 'gaia-iam migrate' first (this command writes nothing)")
+		}
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		return store, nil
+	}
+	if _, err := migrateLogged(ctx, store, log); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return store, nil
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/gaia-platform/iam/storage"
 )
 
-// userCmd runs `gaia-iam user create|set-password|disable`: what an
+// userCmd runs `gaia-iam user create|set-password|disable|list|delete`: what an
 // operator needs before anyone holds a token for the admin API.
 func userCmd(ctx context.Context, args []string, s sys) error {
 	if len(args) > 0 {
@@ -31,9 +31,13 @@ func userCmd(ctx context.Context, args []string, s sys) error {
 			return userDisable(ctx, args[1:], s)
 		case "unlock":
 			return userUnlock(ctx, args[1:], s)
+		case "list":
+			return userList(ctx, args[1:], s)
+		case "delete":
+			return userDelete(ctx, args[1:], s)
 		}
 	}
-	fmt.Fprintln(s.stderr, "usage: gaia-iam user create|set-password|disable|unlock [flags]")
+	fmt.Fprintln(s.stderr, "usage: gaia-iam user create|set-password|disable|list|delete|unlock [flags]")
 	return errUsage
 }
 
@@ -84,7 +88,7 @@ func userCreate(ctx context.Context, args []string, s sys) error {
 		var err error
 		if u, err = op.domain.RBAC.AddUser(ctx, prepared); err != nil {
 			if errors.Is(err, storage.ErrConflict) {
-				return fmt.Errorf("user %q exists already: %w", username, err)
+				return fmt.Errorf("user %q: %w", username, storage.ErrConflict)
 			}
 			return err
 		}
@@ -176,18 +180,7 @@ func userSetPassword(ctx context.Context, args []string, s sys) error {
 }
 
 func userDisable(ctx context.Context, args []string, s sys) error {
-	var username string
-	cfg, err := parseConfig("user disable", args, s, func(fs *flag.FlagSet) {
-		fs.StringVar(&username, "username", "", "login name of the user (required)")
-	})
-	if err != nil {
-		return err
-	}
-	if username == "" {
-		return usageError(s, "user disable", "--username is required")
-	}
-
-	op, err := openOperator(ctx, cfg, s)
+	op, username, err := openNamed(ctx, "user disable", "username", "login name of the user (required)", args, s)
 	if err != nil {
 		return err
 	}
@@ -232,7 +225,7 @@ func openOperator(ctx context.Context, cfg Config, s sys) (*operator, error) {
 		if _, err := migrateLogged(ctx, store, log); err != nil {
 			return nil, err
 		}
-		kek, err := loadKEK(cfg, s.stderr)
+		kek, err := resolveKEK(ctx, cfg, store, s.stderr, neverCreateKEK)
 		if err != nil {
 			return nil, err
 		}

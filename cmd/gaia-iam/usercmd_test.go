@@ -389,7 +389,7 @@ func TestUserDisable(t *testing.T) {
 }
 
 func TestUserCommandLine(t *testing.T) {
-	for _, args := range [][]string{{"user"}, {"user", "delete"}, {"client"}, {"client", "delete"}} {
+	for _, args := range [][]string{{"user"}, {"user", "frobnicate"}, {"client"}, {"client", "frobnicate"}} {
 		var stderr bytes.Buffer
 		if err := run(context.Background(), args, testEnv(nil), io.Discard, &stderr); !errors.Is(err, errUsage) || !strings.Contains(stderr.String(), "usage: gaia-iam "+args[0]) {
 			t.Errorf("gaia-iam %v = %v, %q; want the usage", args, err, stderr.String())

@@ -19,6 +19,9 @@ import (
 	"github.com/gaia-platform/iam/rbac"
 )
 
+// ErrEmpty reports a seed that declares nothing, such as an empty file.
+var ErrEmpty = errors.New("the seed declares nothing: applying it would delete every permission, role and department")
+
 // MaxFileSize bounds a seed file.
 const MaxFileSize = 1 << 20
 
@@ -120,6 +123,10 @@ func Parse(r io.Reader, getenv func(string) string) (*File, error) {
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
+	if len(f.Permissions)+len(f.Roles)+len(f.Departments)+len(f.Clients)+len(f.Users) == 0 {
+		// Reconciled, it would delete every permission, role and department.
+		return nil, ErrEmpty
+	}
 	if err := f.validate(getenv); err != nil {
 		return nil, err
 	}
@@ -196,10 +203,10 @@ func (f *File) validate(getenv func(string) string) error {
 		case !envName.MatchString(c.SecretEnv):
 			bad("%s: secret_env %q is not an environment variable name", entry, c.SecretEnv)
 		default:
+			// Needed only to create the client (see plan): a server need not
+			// keep the secrets of clients that exist in its environment.
 			c.secret = getenv(c.SecretEnv)
-			if c.secret == "" {
-				bad("%s: environment variable %s is not set", entry, c.SecretEnv)
-			} else if len(c.secret) < MinClientSecretLength || len(c.secret) > password.MaxLength {
+			if c.secret != "" && (len(c.secret) < MinClientSecretLength || len(c.secret) > password.MaxLength) {
 				bad("%s: the secret in %s must be %d to %d bytes", entry, c.SecretEnv, MinClientSecretLength, password.MaxLength)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gaia-platform/iam/audit"
 	"github.com/gaia-platform/iam/password"
 	"github.com/gaia-platform/iam/rbac"
 	"github.com/gaia-platform/iam/storage"
@@ -29,8 +30,10 @@ type Change struct {
 	Kind   string // permission, role, department, client, user
 	Name   string
 	Detail string // what changes, for updates; notes for creates and deletes
-	// Cascade marks the removal of a role assignment the seed breaks (see
-	// ErrBreaksAssignments): made only by ApplyCascading.
+	// Cascade marks a change that takes away access someone holds: the
+	// removal of a role assignment the seed breaks (see
+	// ErrBreaksAssignments), or of a role, permission or department in use
+	// (see ErrRemovesInUse). Apply refuses it; ApplyCascading makes it.
 	Cascade bool
 }
 
@@ -95,6 +98,25 @@ func (e *BrokenAssignmentsError) Error() string {
 // Is makes errors.Is(err, ErrBreaksAssignments) hold.
 func (e *BrokenAssignmentsError) Is(target error) bool { return target == ErrBreaksAssignments }
 
+// ErrRemovesInUse reports a seed that would delete a role someone holds, a
+// department with members, or a permission a held role grants: a file
+// truncated or edited by mistake would otherwise take away access at the
+// next start. The concrete error is an *InUseError.
+var ErrRemovesInUse = errors.New("the seed would delete roles, permissions or departments in use")
+
+// InUseError lists the deletions of things in use a seed would make.
+type InUseError struct {
+	Changes []Change
+}
+
+func (e *InUseError) Error() string {
+	return fmt.Sprintf("%s (%d): %s; apply it with cascade to delete them", ErrRemovesInUse, len(e.Changes),
+		strings.Join(lines(e.Changes), "; "))
+}
+
+// Is makes errors.Is(err, ErrRemovesInUse) hold.
+func (e *InUseError) Is(target error) bool { return target == ErrRemovesInUse }
+
 // Plan returns the changes Apply would make now, writing nothing. Role
 // assignments the seed would break (see ErrBreaksAssignments) are listed as
 // the removals ApplyCascading would make.
@@ -135,20 +157,20 @@ func (s *Seeder) apply(ctx context.Context, f *File, cascade bool) (Result, erro
 			return err
 		}
 		if !cascade {
-			var broken []Change
-			for _, st := range steps {
-				if st.Cascade {
-					broken = append(broken, st.Change)
-				}
-			}
-			if len(broken) > 0 {
-				return &BrokenAssignmentsError{Changes: broken}
+			if err := refuseCascades(steps); err != nil {
+				return err
 			}
 		}
+		events := make([]storage.AuditEvent, 0, len(steps))
 		for _, st := range steps {
 			if err := st.apply(ctx); err != nil {
 				return fmt.Errorf("seed: %s: %w", st.Change, err)
 			}
+			events = append(events, auditEvent(st.Change))
+		}
+		// In the seed's transaction: no change without its entry.
+		if err := s.store.AppendAudit(ctx, events); err != nil {
+			return fmt.Errorf("seed: audit: %w", err)
 		}
 		res.Changes = changes(steps)
 		return nil
@@ -157,6 +179,48 @@ func (s *Seeder) apply(ctx context.Context, f *File, cascade bool) (Result, erro
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// refuseCascades returns the errors for the steps that take away access
+// someone holds, nil when there are none.
+func refuseCascades(steps []step) error {
+	var broken, inUse []Change
+	for _, st := range steps {
+		switch {
+		case !st.Cascade:
+		case st.Kind == "user":
+			broken = append(broken, st.Change)
+		default:
+			inUse = append(inUse, st.Change)
+		}
+	}
+	var errs []error
+	if len(broken) > 0 {
+		errs = append(errs, &BrokenAssignmentsError{Changes: broken})
+	}
+	if len(inUse) > 0 {
+		errs = append(errs, &InUseError{Changes: inUse})
+	}
+	return errors.Join(errs...)
+}
+
+// auditEvent is the audit entry of a change the seed made, by the actor
+// seed: seed.create, seed.update or seed.delete of the entry's kind and name.
+func auditEvent(c Change) storage.AuditEvent {
+	action := map[Op]string{Create: audit.ActionSeedCreate, Update: audit.ActionSeedUpdate, Delete: audit.ActionSeedDelete}[c.Op]
+	e := storage.AuditEvent{
+		ActorType: audit.ActorSystem, ActorName: audit.ActorNameSeed,
+		Action: action, Outcome: audit.Success, TargetType: c.Kind, TargetID: c.Name,
+	}
+	if c.Detail != "" {
+		// Bounded well under storage.MaxAuditDetailsLen, whatever the diff.
+		d := c.Detail
+		if len(d) > 1024 {
+			d = strings.ToValidUTF8(d[:1024], "") + "…"
+		}
+		e.Details = map[string]string{"change": d}
+	}
+	return e
 }
 
 type step struct {
@@ -324,28 +388,49 @@ func (s *Seeder) plan(ctx context.Context, f *File, res *Result) ([]step, error)
 	}
 	steps = append(steps, broken...)
 
+	use := &usage{s: s, roles: map[string]string{}}
+	inUse := func(c Change, by string) Change {
+		if by != "" {
+			c.Detail = strings.TrimPrefix(c.Detail+"; in use: "+by, "; ")
+			c.Cascade = true
+		}
+		return c
+	}
 	for _, cur := range curDepts {
 		if !slices.ContainsFunc(f.Departments, func(d Department) bool { return d.Code == cur.Code }) {
-			add(Change{Op: Delete, Kind: "department", Name: cur.Code, Detail: "its members leave it"}, func(ctx context.Context) error {
+			by, err := use.department(ctx, cur.Code)
+			if err != nil {
+				return nil, err
+			}
+			add(inUse(Change{Op: Delete, Kind: "department", Name: cur.Code, Detail: "its members leave it"}, by), func(ctx context.Context) error {
 				return s.store.DeleteDepartment(ctx, cur.ID)
 			})
 		}
 	}
 	for _, cur := range curRoles {
 		if !slices.ContainsFunc(f.Roles, func(r Role) bool { return r.Name == cur.Name }) {
-			add(Change{Op: Delete, Kind: "role", Name: cur.Name, Detail: "unassigned from every user and client"}, func(ctx context.Context) error {
+			by, err := use.role(ctx, cur.Name)
+			if err != nil {
+				return nil, err
+			}
+			add(inUse(Change{Op: Delete, Kind: "role", Name: cur.Name, Detail: "unassigned from every user and client"}, by), func(ctx context.Context) error {
 				return s.store.DeleteRole(ctx, cur.ID)
 			})
 		}
 	}
 	for _, cur := range curPerms {
 		if !slices.ContainsFunc(f.Permissions, func(p Permission) bool { return p.Name == cur.Name }) {
-			add(Change{Op: Delete, Kind: "permission", Name: cur.Name}, func(ctx context.Context) error {
+			by, err := use.permission(ctx, cur.Name, curRoles)
+			if err != nil {
+				return nil, err
+			}
+			add(inUse(Change{Op: Delete, Kind: "permission", Name: cur.Name}, by), func(ctx context.Context) error {
 				return s.store.DeletePermission(ctx, cur.ID)
 			})
 		}
 	}
 
+	var missing []error
 	for _, c := range f.Clients {
 		_, err := s.store.GetClient(ctx, c.ClientID)
 		if err == nil {
@@ -354,9 +439,17 @@ func (s *Seeder) plan(ctx context.Context, f *File, res *Result) ([]step, error)
 		if !errors.Is(err, storage.ErrNotFound) {
 			return nil, fmt.Errorf("seed: client %s: %w", c.ClientID, err)
 		}
+		if !c.Public && c.secret == "" {
+			missing = append(missing, fmt.Errorf("client %q: environment variable %s is not set (needed to create the client)", c.ClientID, c.SecretEnv))
+			continue
+		}
 		add(Change{Op: Create, Kind: "client", Name: c.ClientID, Detail: listDetail("roles", c.Roles)}, func(ctx context.Context) error {
 			return s.createClient(ctx, m, c)
 		})
+	}
+
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("seed: %w", errors.Join(missing...))
 	}
 
 	for _, u := range f.Users {
@@ -552,4 +645,83 @@ func setDiff(label string, cur, want []string) string {
 		return ""
 	}
 	return label + " " + strings.Join(parts, " ")
+}
+
+// usage finds who holds what a seed would delete, for the refusal of
+// ErrRemovesInUse.
+type usage struct {
+	s       *Seeder
+	clients []storage.Client // read once, when a role is first asked about
+	listed  bool
+	roles   map[string]string // role name → who holds it; "" for nobody
+}
+
+// department names a member of the department, "" when it has none.
+func (u *usage) department(ctx context.Context, code string) (string, error) {
+	members, err := u.s.store.ListUsers(ctx, storage.UserFilter{Department: code, Limit: 2})
+	if err != nil {
+		return "", fmt.Errorf("seed: members of department %s: %w", code, err)
+	}
+	return someUsers(members), nil
+}
+
+// role names who holds the role, users and clients, "" when nobody does.
+func (u *usage) role(ctx context.Context, name string) (string, error) {
+	if by, ok := u.roles[name]; ok {
+		return by, nil
+	}
+	users, err := u.s.store.ListUsers(ctx, storage.UserFilter{Role: name, Limit: 2})
+	if err != nil {
+		return "", fmt.Errorf("seed: holders of role %s: %w", name, err)
+	}
+	if !u.listed {
+		if u.clients, err = u.s.store.ListClients(ctx); err != nil {
+			return "", fmt.Errorf("seed: list clients: %w", err)
+		}
+		u.listed = true
+	}
+	var by []string
+	if s := someUsers(users); s != "" {
+		by = append(by, s)
+	}
+	for _, c := range u.clients {
+		g, err := u.s.store.ClientGrants(ctx, c.ClientID)
+		if err != nil {
+			return "", fmt.Errorf("seed: roles of client %s: %w", c.ClientID, err)
+		}
+		if slices.Contains(g.Roles, name) {
+			by = append(by, "client "+c.ClientID)
+		}
+	}
+	u.roles[name] = strings.Join(by, ", ")
+	return u.roles[name], nil
+}
+
+// permission names a role granting the permission that someone holds, ""
+// when none does.
+func (u *usage) permission(ctx context.Context, name string, roles []storage.Role) (string, error) {
+	for _, r := range roles {
+		if !slices.Contains(r.Permissions, name) {
+			continue
+		}
+		by, err := u.role(ctx, r.Name)
+		if err != nil {
+			return "", err
+		}
+		if by != "" {
+			return "granted by role " + r.Name + ", held by " + by, nil
+		}
+	}
+	return "", nil
+}
+
+// someUsers names the first of users, and says whether there are more.
+func someUsers(users []storage.User) string {
+	switch len(users) {
+	case 0:
+		return ""
+	case 1:
+		return "user " + users[0].Username
+	}
+	return "user " + users[0].Username + " and others"
 }

@@ -196,7 +196,15 @@ func TestApplyReconciles(t *testing.T) {
 			"{name: InventoryManager, permissions: [inventory.read, inventory.write]}", "{name: InventoryManager, permissions: [inventory.write]}",
 			"{name: iam.user.create}", "{name: iam.user.create, description: Create users}",
 		).Replace(base)
-		res, err := fx.seeder.Apply(ctx, parse(t, changed, defaultEnv))
+		// Legacy is held by admin: refused unless cascading.
+		_, err := fx.seeder.Apply(ctx, parse(t, changed, defaultEnv))
+		if !errors.Is(err, seed.ErrRemovesInUse) || errors.Is(err, seed.ErrBreaksAssignments) {
+			t.Fatalf("Apply deleting a role in use = %v, want ErrRemovesInUse alone", err)
+		}
+		if _, err := store.GetRoleByName(ctx, "Legacy"); err != nil {
+			t.Fatalf("role Legacy after a refused seed: %v", err)
+		}
+		res, err := fx.seeder.ApplyCascading(ctx, parse(t, changed, defaultEnv))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,7 +212,7 @@ func TestApplyReconciles(t *testing.T) {
 			"~ permission iam.user.create: description",
 			"~ role InventoryManager: permissions -inventory.read",
 			"~ department INVENTORY: allowed roles -Legacy",
-			"- role Legacy: unassigned from every user and client",
+			"- role Legacy: unassigned from every user and client; in use: user admin",
 		}
 		if got := lines(res.Changes); !slices.Equal(got, want) {
 			t.Errorf("changes =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -234,7 +242,7 @@ func TestInvalidSeedsWriteNothing(t *testing.T) {
 		{"duplicate department", "departments:\n", "departments:\n  - {code: PLATFORM}\n", `department "PLATFORM": declared twice`, nil},
 		{"duplicate client", "  - client_id: cli\n", "  - client_id: svc\n    secret_env: SVC_SECRET\n    grant_types: [client_credentials]\n  - client_id: cli\n", `client "svc": declared twice`, nil},
 		{"duplicate user", "users:\n", "users:\n  - username: ADMIN\n", `user "admin": declared twice`, nil},
-		{"missing secret env", "", "", `client "web": environment variable WEB_SECRET is not set`, env(map[string]string{"SVC_SECRET": secret})},
+		{"empty", "", "# nothing\n", "the seed declares nothing", nil},
 		{"short secret", "", "", `client "svc": the secret in SVC_SECRET must be 32`, env(map[string]string{"WEB_SECRET": secret, "SVC_SECRET": "short"})},
 		{"weak bootstrap password", "", "", `user "admin": the password in ADMIN_PW: password too short`, env(map[string]string{"WEB_SECRET": secret, "SVC_SECRET": secret, "ADMIN_PW": "1234"})},
 		{"unknown field", "    public: true\n", "    public: true\n    secrets: hunter2\n", "field secrets not found", nil},
@@ -254,7 +262,9 @@ func TestInvalidSeedsWriteNothing(t *testing.T) {
 				getenv = defaultEnv
 			}
 			yaml := base
-			if tc.old != "" {
+			if tc.old == "" && tc.new != "" {
+				yaml = tc.new
+			} else if tc.old != "" {
 				if !strings.Contains(base, tc.old) {
 					t.Fatalf("test case does not apply: %q not in base seed", tc.old)
 				}
@@ -379,10 +389,125 @@ func TestExampleSeed(t *testing.T) {
 	if !slices.Equal(depts, []string{"INVENTORY", "PLATFORM", "SECURITY"}) {
 		t.Errorf("example departments = %v", depts)
 	}
-	if _, err := seed.Load("../../seed.example.yaml", env(nil)); err == nil || !strings.Contains(err.Error(), "GAIA_WEB_CLIENT_SECRET is not set") {
-		t.Errorf("Load without client secrets = %v, want an error naming the variable", err)
+	if _, err := seed.Load("../../seed.example.yaml", env(nil)); err != nil {
+		t.Errorf("Load without client secrets = %v, want them needed only to create the clients", err)
 	}
 	if _, err := os.Stat("../../seed.example.yaml"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestClientSecretsOnlyToCreate: the secret_env of a client is needed to
+// create it, and not once it exists.
+func TestClientSecretsOnlyToCreate(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, store storage.Store) {
+		ctx := context.Background()
+		fx := newFixture(t, store, nil)
+		noWeb := env(map[string]string{"SVC_SECRET": secret, "ADMIN_PW": "correct horse battery"})
+		_, err := fx.seeder.Apply(ctx, parse(t, base, noWeb))
+		if err == nil || !strings.Contains(err.Error(), `client "web": environment variable WEB_SECRET is not set (needed to create the client)`) {
+			t.Fatalf("Apply creating web without its secret = %v, want an error naming the variable", err)
+		}
+		if _, err := fx.seeder.Plan(ctx, parse(t, base, noWeb)); err == nil {
+			t.Error("Plan creating web without its secret succeeded")
+		}
+		if ps, _ := store.ListPermissions(ctx); len(ps) != 0 {
+			t.Errorf("a refused seed wrote %d permissions", len(ps))
+		}
+		if _, err := fx.seeder.Apply(ctx, parse(t, base, defaultEnv)); err != nil {
+			t.Fatal(err)
+		}
+		res, err := fx.seeder.Apply(ctx, parse(t, base, env(nil)))
+		if err != nil || len(res.Changes) != 0 {
+			t.Errorf("Apply with the clients existing and no secrets = %v, %v; want no changes", res.Changes, err)
+		}
+	})
+}
+
+// TestInUseDeletionsRefusedAndAudited: a seed deleting a department with
+// members, a role a client holds, or a permission a held role grants is
+// refused whole; Plan marks those deletions; every change applied is
+// audited by the seed, in its transaction.
+func TestInUseDeletionsRefusedAndAudited(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, store storage.Store) {
+		ctx := context.Background()
+		fx := newFixture(t, store, nil)
+		res, err := fx.seeder.Apply(ctx, parse(t, base, defaultEnv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		events, err := store.ListAudit(ctx, storage.AuditFilter{Action: "seed."})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != len(res.Changes) {
+			t.Fatalf("%d seed audit events for %d changes", len(events), len(res.Changes))
+		}
+		for _, e := range events {
+			if e.ActorType != "system" || e.ActorName != "seed" || e.Action != "seed.create" || e.Outcome != "success" || e.TargetID == "" {
+				t.Errorf("seed audit event %+v", e)
+			}
+		}
+
+		// svc holds InventoryViewer; admin is in INVENTORY; inventory.read is
+		// granted by roles admin holds.
+		for _, tc := range []struct{ name, changed, want string }{
+			{"department with members", strings.NewReplacer(
+				"  - {code: INVENTORY, name: Inventory, allowed_roles: [InventoryViewer, InventoryManager, Legacy]}\n", "",
+				"departments: [PLATFORM, INVENTORY]\n    roles: [PlatformAdmin, Legacy]", "departments: [PLATFORM]\n    roles: [PlatformAdmin]",
+				"    roles: [InventoryViewer]\n", "",
+				"  - {name: Legacy, permissions: [inventory.read]}\n", "",
+				"  - {name: InventoryViewer, permissions: [inventory.read]}\n", "",
+				"  - {name: InventoryManager, permissions: [inventory.read, inventory.write]}\n", "",
+			).Replace(base), "- department INVENTORY: its members leave it; in use: user admin"},
+			{"role a client holds", strings.NewReplacer(
+				"  - {name: InventoryViewer, permissions: [inventory.read]}\n", "",
+				"allowed_roles: [InventoryViewer, InventoryManager, Legacy]", "allowed_roles: [InventoryManager, Legacy]",
+				"    roles: [InventoryViewer]\n", "",
+			).Replace(base), "- role InventoryViewer: unassigned from every user and client; in use: client svc"},
+			{"permission a held role grants", strings.NewReplacer(
+				"  - {name: inventory.read, description: Read inventory}\n", "",
+				"[inventory.read, inventory.write]", "[inventory.write]",
+				"{name: InventoryViewer, permissions: [inventory.read]}", "{name: InventoryViewer}",
+				"[iam.user.create, inventory.read]", "[iam.user.create]",
+				"{name: Legacy, permissions: [inventory.read]}", "{name: Legacy}",
+			).Replace(base), "- permission inventory.read: in use: granted by role"},
+		} {
+			before, _ := store.ListAudit(ctx, storage.AuditFilter{})
+			f := parse(t, tc.changed, defaultEnv)
+			plan, err := fx.seeder.Plan(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := slices.IndexFunc(plan, func(c seed.Change) bool { return strings.HasPrefix(c.String(), tc.want) })
+			if i < 0 || !plan[i].Cascade {
+				t.Errorf("%s: plan does not mark %q:\n%s", tc.name, tc.want, strings.Join(lines(plan), "\n"))
+			}
+			_, err = fx.seeder.Apply(ctx, f)
+			if !errors.Is(err, seed.ErrRemovesInUse) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: Apply = %v, want ErrRemovesInUse naming %q", tc.name, err, tc.want)
+			}
+			if after, _ := store.ListAudit(ctx, storage.AuditFilter{}); len(after) != len(before) {
+				t.Errorf("%s: a refused seed wrote %d audit events", tc.name, len(after)-len(before))
+			}
+			if again, _ := fx.seeder.Plan(ctx, parse(t, base, defaultEnv)); len(again) != 0 {
+				t.Errorf("%s: a refused seed changed the store: %v", tc.name, lines(again))
+			}
+		}
+
+		// Allowed, the deletion is made and audited with its detail.
+		f := parse(t, strings.NewReplacer(
+			"  - {name: InventoryViewer, permissions: [inventory.read]}\n", "",
+			"allowed_roles: [InventoryViewer, InventoryManager, Legacy]", "allowed_roles: [InventoryManager, Legacy]",
+			"    roles: [InventoryViewer]\n", "",
+		).Replace(base), defaultEnv)
+		if _, err := fx.seeder.ApplyCascading(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		del, err := store.ListAudit(ctx, storage.AuditFilter{Action: "seed.delete"})
+		if err != nil || len(del) != 1 || del[0].TargetType != "role" || del[0].TargetID != "InventoryViewer" ||
+			!strings.Contains(del[0].Details["change"], "in use: client svc") {
+			t.Errorf("audit of the cascading deletion = %+v, %v", del, err)
+		}
+	})
 }
