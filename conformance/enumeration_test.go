@@ -28,7 +28,7 @@ func TestNoEnumeration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing")
 	}
-	c := &clock{}
+	c := newFrozenClock()
 	// No address limit here: it would answer 429 to every case alike and
 	// hide what this test measures.
 	forEachLocal(t, protected(c, func(p *guard.Policy) { p.AddressFailures = 100000 }), func(t *testing.T, l *local) {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,9 +27,23 @@ import (
 // list, and two servers on one database sharing the counts. The clock of
 // the policy is injected: no test sleeps.
 
+// frozenClock stands still until a test moves it, so that the delays login
+// protection answers (Retry-After) come out exact.
+type frozenClock struct{ unixNano atomic.Int64 }
+
+func newFrozenClock() *frozenClock {
+	c := &frozenClock{}
+	c.unixNano.Store(time.Now().UnixNano())
+	return c
+}
+
+func (c *frozenClock) now() time.Time { return time.Unix(0, c.unixNano.Load()) }
+
+func (c *frozenClock) advance(d time.Duration) { c.unixNano.Add(int64(d)) }
+
 // protected tunes a server for these tests: the given clock, the default
 // policy changed by tune.
-func protected(c *clock, tune func(*guard.Policy)) func(*server.Config) {
+func protected(c *frozenClock, tune func(*guard.Policy)) func(*server.Config) {
 	return func(cfg *server.Config) {
 		cfg.Login = guard.DefaultPolicy()
 		if tune != nil {
@@ -78,7 +93,7 @@ func wantError(t *testing.T, what string, r tokenResult, status int, code string
 // wrong one; the next failure doubles the lock; a success resets the
 // count. Every answer but the final success is the same for both names.
 func TestAccountLockout(t *testing.T) {
-	c := &clock{}
+	c := newFrozenClock()
 	forEachLocal(t, protected(c, func(p *guard.Policy) { p.AddressFailures = 1000 }), func(t *testing.T, l *local) {
 		s := l.asIAM()
 		type step struct {
@@ -180,7 +195,7 @@ func flush(t *testing.T, l *local) {
 // TestPermanentLockout turns on the permanent lock at the second lock: only
 // an admin lifts it.
 func TestPermanentLockout(t *testing.T) {
-	c := &clock{}
+	c := newFrozenClock()
 	tune := protected(c, func(p *guard.Policy) { p.PermanentAfter = 2; p.AddressFailures = 1000 })
 	forEachLocal(t, tune, func(t *testing.T, l *local) {
 		s := l.asIAM()
@@ -206,7 +221,7 @@ func TestPermanentLockout(t *testing.T) {
 // from it gets 429 slow_down with Retry-After until the window ends,
 // whatever X-Forwarded-For says.
 func TestAddressLimit(t *testing.T) {
-	c := &clock{}
+	c := newFrozenClock()
 	forEachLocal(t, protected(c, func(p *guard.Policy) { p.AddressFailures = 10 }), func(t *testing.T, l *local) {
 		s := l.asIAM()
 		for i := range 10 {
@@ -283,7 +298,7 @@ func forwardedCall(t *testing.T, s *iam, addr, secret string) tokenResult {
 // then even the right secret gets 429 with Retry-After, exactly as an
 // unknown client_id does after the same sequence.
 func TestClientSecretThrottle(t *testing.T) {
-	c := &clock{}
+	c := newFrozenClock()
 	forEachLocal(t, protected(c, func(p *guard.Policy) { p.AddressFailures = 1000 }), func(t *testing.T, l *local) {
 		s := l.asIAM()
 		run := func(clientID string) []answer {
@@ -359,7 +374,7 @@ func TestReplicasShareCounts(t *testing.T) {
 	}
 	for _, d := range dbs {
 		t.Run(d.name, func(t *testing.T) {
-			c := &clock{}
+			c := newFrozenClock()
 			tune := protected(c, func(p *guard.Policy) { p.AddressFailures = 1000 })
 			storeA, storeB := d.open(t)
 			a := servertest.Start(t, storeA, servertest.Options{Tune: tune})
@@ -474,7 +489,7 @@ func testAdminSecurity(t *testing.T, l *local, api *adminClient) {
 // IPv6 client by its /64 (clientip.Group), so that moving to another
 // address inside it does not escape the limit.
 func TestThroughTrustedProxy(t *testing.T) {
-	c := &clock{}
+	c := newFrozenClock()
 	tune := protected(c, func(p *guard.Policy) { p.AddressFailures = 3 })
 	forEachLocal(t, func(cfg *server.Config) {
 		tune(cfg)

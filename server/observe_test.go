@@ -25,6 +25,8 @@ func TestMetricsAndRequestLog(t *testing.T) {
 			logs := &servertest.LogBuffer{}
 			iam := servertest.Start(t, b.Open(t), servertest.Options{
 				Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+				// No reuse interval: the replay below, at once, is reuse.
+				Tune: func(c *server.Config) { c.RefreshReuseInterval = 0 },
 			})
 			before := scrape(t, iam.Issuer+server.MetricsPath)
 
