@@ -16,14 +16,10 @@ import (
 // or the holders of a role.
 func userList(ctx context.Context, args []string, s sys) error {
 	var f storage.UserFilter
-	cfg, err := parseConfig("user list", args, s, func(fs *flag.FlagSet) {
+	op, err := openCommand(ctx, "user list", args, s, func(fs *flag.FlagSet) {
 		fs.StringVar(&f.Department, "department", "", "only the members of this department (code)")
 		fs.StringVar(&f.Role, "role", "", "only the holders of this role")
 	})
-	if err != nil {
-		return err
-	}
-	op, err := openOperator(ctx, cfg, s)
 	if err != nil {
 		return err
 	}
@@ -74,11 +70,7 @@ func userDelete(ctx context.Context, args []string, s sys) error {
 
 // clientList prints the OAuth clients.
 func clientList(ctx context.Context, args []string, s sys) error {
-	cfg, err := parseConfig("client list", args, s, nil)
-	if err != nil {
-		return err
-	}
-	op, err := openOperator(ctx, cfg, s)
+	op, err := openCommand(ctx, "client list", args, s, nil)
 	if err != nil {
 		return err
 	}
@@ -118,6 +110,16 @@ func clientDelete(ctx context.Context, args []string, s sys) error {
 	}
 	fmt.Fprintf(s.stdout, "deleted client %q and revoked its refresh tokens (access tokens already issued expire on their own)\n", clientID)
 	return nil
+}
+
+// openCommand parses a command's settings (extra adds its own flags) and
+// opens the operator's view of the store.
+func openCommand(ctx context.Context, command string, args []string, s sys, extra func(fs *flag.FlagSet)) (*operator, error) {
+	cfg, err := parseConfig(command, args, s, extra)
+	if err != nil {
+		return nil, err
+	}
+	return openOperator(ctx, cfg, s)
 }
 
 // openNamed parses a command whose one argument is a required name flag

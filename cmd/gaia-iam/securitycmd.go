@@ -107,11 +107,7 @@ func expiry(t time.Time) string {
 }
 
 func blockList(ctx context.Context, args []string, s sys) error {
-	cfg, err := parseConfig("block list", args, s, nil)
-	if err != nil {
-		return err
-	}
-	op, err := openOperator(ctx, cfg, s)
+	op, err := openCommand(ctx, "block list", args, s, nil)
 	if err != nil {
 		return err
 	}
