@@ -327,6 +327,7 @@ type Store interface {
 	Tokens
 	Audit
 	Logins
+	StatusLists
 	Transactor
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
