@@ -50,6 +50,21 @@ type Access struct {
 	// duplicates. Services authorize on Permissions.
 	Roles       []string `json:"roles"`
 	Permissions []string `json:"permissions"`
+	// Status names the token's bit in a token status list
+	// (draft-ietf-oauth-status-list §6.1); see VerifierConfig.CheckStatus.
+	Status *Status `json:"status,omitempty"`
+}
+
+// Status is the status claim of a token (draft-ietf-oauth-status-list §6.1).
+type Status struct {
+	StatusList *StatusListRef `json:"status_list,omitempty"`
+}
+
+// StatusListRef is the token's entry in a status list: bit Index of the
+// list served at URI.
+type StatusListRef struct {
+	Index int    `json:"idx"`
+	URI   string `json:"uri"`
 }
 
 // Has reports whether the token grants permission p. Matching is exact: no

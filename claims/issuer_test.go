@@ -88,9 +88,12 @@ type localIssuer struct {
 	jwks         []map[string]any // guarded by mu
 	cacheControl string           // of the JWKS response, when set; guarded by mu
 
-	jwksHits  atomic.Int64
-	tokenHits atomic.Int64
-	down      atomic.Bool // answer 503 to everything
+	statusLists map[string]string // signed lists by id; guarded by mu
+
+	jwksHits   atomic.Int64
+	statusHits atomic.Int64
+	tokenHits  atomic.Int64
+	down       atomic.Bool // answer 503 to everything
 }
 
 // Client credentials the local issuer's token endpoint accepts.
@@ -116,6 +119,18 @@ func newLocalIssuer(keys ...testKey) *localIssuer {
 			w.Header().Set("Cache-Control", li.cacheControl)
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"keys": li.jwks})
+	})
+	mux.HandleFunc("GET /statuslists/{id}", func(w http.ResponseWriter, r *http.Request) {
+		li.statusHits.Add(1)
+		li.mu.Lock()
+		jwt, ok := li.statusLists[r.PathValue("id")]
+		li.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/statuslist+jwt")
+		_, _ = w.Write([]byte(jwt))
 	})
 	// A token endpoint for the client credentials grant of one client,
 	// enough for golang.org/x/oauth2/clientcredentials.

@@ -86,6 +86,22 @@ type VerifierConfig struct {
 	// it returns pass the same checks as fetched ones, and it is called
 	// under the same refetch limit.
 	JWKS func(ctx context.Context) ([]byte, error)
+
+	// CheckStatus makes Verify refuse a token whose entry in its token
+	// status list (the token's "status" claim) is set: its login was
+	// ended. Lists are fetched in the background every ttl the IAM gives
+	// (5 s by default), never per request; the first token naming a list
+	// waits for its first fetch. Close stops the fetches. A token without
+	// a status claim is checked as without CheckStatus.
+	CheckStatus bool
+	// StatusMaxStaleness is how long a status list that cannot be fetched
+	// again is still used; after it, tokens naming it are refused (fail
+	// closed). Zero means DefaultStatusMaxStaleness.
+	StatusMaxStaleness time.Duration
+	// InsecureStatusFailOpen accepts tokens whose status list is
+	// unavailable or staler than StatusMaxStaleness, instead of refusing
+	// them: a revoked token then works while the IAM is unreachable.
+	InsecureStatusFailOpen bool
 }
 
 // Verifier checks Gaia access tokens locally, against the issuer's signing
@@ -116,6 +132,8 @@ type Verifier struct {
 	// a map under an RWMutex: readers on every core share no written
 	// cache line.
 	keys atomic.Pointer[keySet]
+
+	status *statusLists // nil: status lists not checked
 
 	fetchMu   sync.Mutex // held during a refetch: concurrent misses wait for it and share its result
 	lastFetch time.Time  // when the last refetch for an unknown kid started, zero before the first; guarded by fetchMu
@@ -155,6 +173,12 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	switch {
+	case cfg.StatusMaxStaleness < 0:
+		return nil, fmt.Errorf("claims: verifier: negative status staleness %v", cfg.StatusMaxStaleness)
+	case cfg.StatusMaxStaleness == 0:
+		cfg.StatusMaxStaleness = DefaultStatusMaxStaleness
+	}
 	v := &Verifier{
 		issuer:     cfg.Issuer,
 		audience:   cfg.Audience,
@@ -180,7 +204,23 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 		return nil, err
 	}
 	v.keys.Store(keys)
+	if cfg.CheckStatus {
+		if cfg.InsecureStatusFailOpen {
+			v.log.Warn("claims: status lists fail open: revoked tokens are accepted while the IAM is unreachable")
+		}
+		v.status = newStatusLists(v, cfg.StatusMaxStaleness, cfg.InsecureStatusFailOpen)
+	}
 	return v, nil
+}
+
+// Close stops the background fetches of status lists (CheckStatus). A
+// closed Verifier still verifies, from the lists it holds, until they are
+// stale.
+func (v *Verifier) Close() error {
+	if v.status != nil {
+		v.status.close()
+	}
+	return nil
 }
 
 // payload is an access token's claims: Access, and nbf, which Gaia does not
@@ -234,6 +274,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Access, error) {
 	}
 	if err := v.check(&p); err != nil {
 		return nil, err
+	}
+	if v.status != nil && p.Status != nil && p.Status.StatusList != nil {
+		if err := v.status.check(ctx, p.Status.StatusList); err != nil {
+			return nil, err
+		}
 	}
 	return &p.Access, nil
 }

@@ -47,6 +47,9 @@ type Config struct {
 	Now func() time.Time
 	// Guard is login protection; required.
 	Guard *guard.Guard
+	// Status gives every access token its token-status-list entry
+	// (*statuslist.Lists); nil issues tokens without a status claim.
+	Status statusAssigner
 }
 
 // The default and the bound of Config.RefreshReuseInterval.
@@ -122,7 +125,7 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 	}
 	cl := &clients{store: store, defaultAudience: cfg.DefaultAudience, ttl: cfg.ClientCacheTTL, now: now, cache: map[string]cachedClient{}}
 	fs := &fositeStore{clients: cl, store: store, rbac: svc, now: now, reuseInterval: cfg.RefreshReuseInterval}
-	at := &accessTokens{issuer: cfg.Issuer, keys: keys, now: now}
+	at := &accessTokens{issuer: cfg.Issuer, keys: keys, now: now, status: cfg.Status}
 	// Refresh tokens are opaque: 32 random bytes and their HMAC. Only the
 	// HMAC (the "signature") is stored.
 	enigma := &hmac.HMACStrategy{Config: fcfg}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gaia-platform/iam/claims"
 	"github.com/gaia-platform/iam/oauth/keys"
+	"github.com/gaia-platform/iam/storage"
 )
 
 // signingKeys is what token issuance and verification need of the key ring.
@@ -37,6 +38,14 @@ type accessTokens struct {
 	now    func() time.Time
 
 	signers sync.Map // signerKey → jose.Signer: a signer per key and typ, made once
+
+	status statusAssigner // nil: tokens carry no status claim
+}
+
+// statusAssigner gives a token its entry in a token status list
+// (oauth/statuslist): per login for a user, per client for a service.
+type statusAssigner interface {
+	Assign(ctx context.Context, owner storage.StatusOwner, exp time.Time) (*claims.Status, error)
 }
 
 var _ fositeoauth2.AccessTokenStrategy = (*accessTokens)(nil)
@@ -45,7 +54,7 @@ var _ fositeoauth2.AccessTokenStrategy = (*accessTokens)(nil)
 var errInvalidToken = errors.New("invalid access token")
 
 // GenerateAccessToken implements fosite's AccessTokenStrategy.
-func (t *accessTokens) GenerateAccessToken(_ context.Context, r fosite.Requester) (token, signature string, err error) {
+func (t *accessTokens) GenerateAccessToken(ctx context.Context, r fosite.Requester) (token, signature string, err error) {
 	s, ok := r.GetSession().(*Session)
 	if !ok {
 		return "", "", fmt.Errorf("session is %T, want *oauth.Session", r.GetSession())
@@ -74,6 +83,16 @@ func (t *accessTokens) GenerateAccessToken(_ context.Context, r fosite.Requester
 	}
 	if s.Type == claims.User {
 		a.SessionID = r.GetID()
+	}
+	// The one place a token gets its status claim, whatever the grant.
+	if t.status != nil {
+		owner := storage.StatusOwner{ClientID: a.ClientID}
+		if a.Type == claims.User {
+			owner = storage.StatusOwner{FamilyID: a.SessionID}
+		}
+		if a.Status, err = t.status.Assign(ctx, owner, exp); err != nil {
+			return "", "", err
+		}
 	}
 	token, err = t.sign(&a)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gaia-platform/iam/discovery"
 	"github.com/gaia-platform/iam/oauth"
+	"github.com/gaia-platform/iam/oauth/statuslist"
 )
 
 // pinger reports whether the database answers.
@@ -26,7 +27,7 @@ type migrator interface {
 
 // routes lists every HTTP path the server answers. metricsPath, if set,
 // serves obs's metrics on this listener.
-func routes(db pinger, o *oauth.Server, d *discovery.Handler, adminAPI http.Handler, obs observer, metricsPath bool, log *slog.Logger) http.Handler {
+func routes(db pinger, o *oauth.Server, d *discovery.Handler, adminAPI http.Handler, obs observer, metricsPath bool, log *slog.Logger, status http.Handler) http.Handler {
 	r := chi.NewRouter() // hygiene, around it, recovers panics
 	r.Use(obs.middleware)
 	r.Get("/healthz", healthz)
@@ -46,6 +47,10 @@ func routes(db pinger, o *oauth.Server, d *discovery.Handler, adminAPI http.Hand
 	r.Post(discovery.UserinfoPath, o.Userinfo)
 
 	r.Mount("/admin/v1", adminAPI) // the admin API lists its own paths
+
+	// Token status lists (draft-ietf-oauth-status-list).
+	r.Method(http.MethodGet, statuslist.Path+"/{id}", status)
+	r.Method(http.MethodHead, statuslist.Path+"/{id}", status)
 	return r
 }
 

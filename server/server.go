@@ -20,6 +20,7 @@ import (
 	"github.com/gaia-platform/iam/oauth"
 	"github.com/gaia-platform/iam/oauth/guard"
 	"github.com/gaia-platform/iam/oauth/keys"
+	"github.com/gaia-platform/iam/oauth/statuslist"
 	"github.com/gaia-platform/iam/password"
 	"github.com/gaia-platform/iam/rbac"
 	"github.com/gaia-platform/iam/rbac/admin"
@@ -99,6 +100,11 @@ type Config struct {
 	MetricsElsewhere bool
 	// NoRequestLog turns the per-request log line off.
 	NoRequestLog bool
+	// StatusListTTL is the ttl of the token status lists (how long a
+	// service uses one before fetching it again) and StatusListCache how
+	// long a signed list is served; zero takes statuslist's defaults.
+	StatusListTTL   time.Duration
+	StatusListCache time.Duration
 }
 
 // Server is a ready-to-serve Gaia IAM.
@@ -245,6 +251,17 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 		opts.Dropped = func(n int) { m.auditDropped.Add(float64(n)) }
 	}
 	rec := audit.New(appender, log, opts)
+	lists, err := statuslist.New(statuslist.Config{
+		Issuer:        cfg.Issuer,
+		TTL:           cfg.StatusListTTL,
+		CacheFor:      cfg.StatusListCache,
+		MaxSessionAge: cfg.MaxSessionAge,
+		Now:           cfg.Now,
+	}, store, ring, log)
+	if err != nil {
+		_ = rec.Close(ctx)
+		return nil, err
+	}
 	o, err := oauth.New(oauth.Config{
 		Issuer:               cfg.Issuer,
 		AccessTokenTTL:       cfg.AccessTokenTTL,
@@ -256,6 +273,7 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 		RefreshReuseInterval: cfg.RefreshReuseInterval,
 		Now:                  cfg.Now,
 		Guard:                g,
+		Status:               lists,
 	}, store, d.RBAC, ring, d.ClientSecrets, rec, log)
 	if err != nil {
 		_ = rec.Close(ctx)
@@ -275,7 +293,7 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 	if !cfg.NoRequestLog {
 		obs.log = log
 	}
-	h := routes(store, o, disco, adminAPI, obs, !cfg.MetricsElsewhere, log)
+	h := routes(store, o, disco, adminAPI, obs, !cfg.MetricsElsewhere, log, lists)
 	h = proxies.Handler(hygiene(h, log))
 	return &Server{handler: h, metrics: m, ring: ring, rbac: d.RBAC, seeded: res, store: store, audit: rec, hasher: d.Passwords, guard: g, log: log}, nil
 }
