@@ -19,6 +19,9 @@
 //	--audience      INVENTORY_AUDIENCE      aud a token must hold (optional)
 //	--listen        INVENTORY_LISTEN        address to listen on (127.0.0.1:8081)
 //	--token-cookie  INVENTORY_TOKEN_COOKIE  also read tokens from this cookie (optional)
+//	--status        INVENTORY_STATUS        refuse tokens revoked in the IAM's token status lists (true)
+//	--status-max-staleness INVENTORY_STATUS_MAX_STALENESS
+//	                how long a status list the IAM cannot serve is still used, then tokens are refused (5m)
 //
 // Items live in memory: it is an example.
 package main
@@ -34,6 +37,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -57,6 +61,10 @@ type config struct {
 	Audience    string
 	Listen      string
 	TokenCookie string
+	// Status turns on the token status lists; StatusMaxStaleness bounds
+	// how long a list is used while the IAM cannot be reached.
+	Status             bool
+	StatusMaxStaleness time.Duration
 }
 
 const shutdownTimeout = 10 * time.Second
@@ -76,6 +84,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.Audience, "audience", env("INVENTORY_AUDIENCE", ""), "aud a token must hold; empty accepts any audience of the issuer (env INVENTORY_AUDIENCE)")
 	fs.StringVar(&c.Listen, "listen", env("INVENTORY_LISTEN", "127.0.0.1:8081"), "address to listen on (env INVENTORY_LISTEN)")
 	fs.StringVar(&c.TokenCookie, "token-cookie", env("INVENTORY_TOKEN_COOKIE", ""), "also read the access token from this HttpOnly cookie (env INVENTORY_TOKEN_COOKIE)")
+	status, err := strconv.ParseBool(env("INVENTORY_STATUS", "true"))
+	if err != nil {
+		return config{}, fmt.Errorf("INVENTORY_STATUS: %w", err)
+	}
+	stale, err := time.ParseDuration(env("INVENTORY_STATUS_MAX_STALENESS", claims.DefaultStatusMaxStaleness.String()))
+	if err != nil {
+		return config{}, fmt.Errorf("INVENTORY_STATUS_MAX_STALENESS: %w", err)
+	}
+	fs.BoolVar(&c.Status, "status", status, "refuse tokens revoked in the IAM's token status lists, fetched in the background (env INVENTORY_STATUS)")
+	fs.DurationVar(&c.StatusMaxStaleness, "status-max-staleness", stale, "how long a status list the IAM cannot serve is still used; then tokens are refused (env INVENTORY_STATUS_MAX_STALENESS)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -84,6 +102,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.Issuer == "" {
 		return config{}, errors.New("an issuer is required: --issuer or INVENTORY_ISSUER")
+	}
+	if c.StatusMaxStaleness <= 0 {
+		return config{}, errors.New("--status-max-staleness must be positive")
 	}
 	return c, nil
 }
@@ -104,13 +125,16 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(net.Add
 	// Fetches discovery and the JWKS now: a service that cannot reach its
 	// IAM at start fails rather than refusing every request.
 	v, err := claims.NewVerifier(ctx, claims.VerifierConfig{
-		Issuer:   cfg.Issuer,
-		Audience: cfg.Audience,
-		Logger:   log,
+		Issuer:             cfg.Issuer,
+		Audience:           cfg.Audience,
+		Logger:             log,
+		CheckStatus:        cfg.Status,
+		StatusMaxStaleness: cfg.StatusMaxStaleness,
 	})
 	if err != nil {
 		return err
 	}
+	defer v.Close()
 	var opts []claims.MiddlewareOption
 	if cfg.TokenCookie != "" {
 		opts = append(opts, claims.WithCookie(cfg.TokenCookie))
@@ -134,7 +158,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(net.Add
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "audience", cfg.Audience)
+	log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "audience", cfg.Audience,
+		"status_lists", cfg.Status, "status_max_staleness", cfg.StatusMaxStaleness.String())
 	if ready != nil {
 		ready(ln.Addr())
 	}

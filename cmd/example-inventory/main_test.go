@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -210,9 +211,13 @@ func TestParseConfig(t *testing.T) {
 		wantErr bool
 	}{
 		{"env", nil, map[string]string{"INVENTORY_ISSUER": "http://iam", "INVENTORY_AUDIENCE": "inv"},
-			config{Issuer: "http://iam", Audience: "inv", Listen: "127.0.0.1:8081"}, false},
+			config{Issuer: "http://iam", Audience: "inv", Listen: "127.0.0.1:8081", Status: true, StatusMaxStaleness: 5 * time.Minute}, false},
 		{"flag wins", []string{"--issuer", "http://flag", "--listen", ":9000"}, map[string]string{"INVENTORY_ISSUER": "http://env"},
-			config{Issuer: "http://flag", Listen: ":9000"}, false},
+			config{Issuer: "http://flag", Listen: ":9000", Status: true, StatusMaxStaleness: 5 * time.Minute}, false},
+		{"status off", []string{"--issuer", "http://iam", "--status=false", "--status-max-staleness", "30s"}, map[string]string{"INVENTORY_STATUS": "true"},
+			config{Issuer: "http://iam", Listen: "127.0.0.1:8081", StatusMaxStaleness: 30 * time.Second}, false},
+		{"bad status env", nil, map[string]string{"INVENTORY_ISSUER": "http://iam", "INVENTORY_STATUS": "maybe"}, config{}, true},
+		{"bad staleness", []string{"--issuer", "http://iam", "--status-max-staleness", "0s"}, nil, config{}, true},
 		{"no issuer", nil, nil, config{}, true},
 		{"extra argument", []string{"--issuer", "http://iam", "serve"}, nil, config{}, true},
 		{"unknown flag", []string{"--nope"}, nil, config{}, true},

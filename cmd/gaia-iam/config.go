@@ -13,6 +13,7 @@ import (
 
 	"github.com/gaia-platform/iam/oauth"
 	"github.com/gaia-platform/iam/oauth/guard"
+	"github.com/gaia-platform/iam/oauth/statuslist"
 	"github.com/gaia-platform/iam/server"
 )
 
@@ -50,6 +51,9 @@ type Config struct {
 	Login guard.Policy
 	// Ops: metrics, request log, TLS.
 	Ops Ops
+	// StatusListTTL and StatusListCache: see server.Config.
+	StatusListTTL   time.Duration
+	StatusListCache time.Duration
 }
 
 // setting is one flag and its environment variable.
@@ -85,6 +89,8 @@ var settings = []setting{
 	{"login-address-window", "GAIA_LOGIN_ADDRESS_WINDOW", "5m", "window of --login-address-failures"},
 	{"login-state-cache-ttl", "GAIA_LOGIN_STATE_CACHE_TTL", "1s", "how long a server trusts the failure counts of a client or address it read; 0 to read every time"},
 	{"block-list-refresh", "GAIA_BLOCK_LIST_REFRESH", "5s", "how often a server reloads the block list, so changes made elsewhere reach it"},
+	{"status-list-ttl", "GAIA_STATUS_LIST_TTL", statuslist.DefaultTTL.String(), "ttl of the token status lists: how often services fetch them (1s to 5m)"},
+	{"status-list-cache", "GAIA_STATUS_LIST_CACHE", statuslist.DefaultCacheFor.String(), "how long a signed status list is served before it is built again (1s to 1m)"},
 }
 
 // parseConfig reads the settings from args (flags) over getenv over the
@@ -172,6 +178,11 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 	}
 	upTo("client-cache-ttl", 0, &cfg.ClientCacheTTL)
 	upTo("refresh-reuse-interval", oauth.MaxRefreshReuseInterval, &cfg.RefreshReuseInterval)
+	upTo("status-list-ttl", 5*time.Minute, &cfg.StatusListTTL)
+	upTo("status-list-cache", time.Minute, &cfg.StatusListCache)
+	if cfg.StatusListTTL < time.Second || cfg.StatusListCache < time.Second {
+		errs = append(errs, errors.New("--status-list-ttl and --status-list-cache: at least 1s"))
+	}
 	if b, err := strconv.ParseBool(*values["seed-cascade"]); err != nil {
 		errs = append(errs, fmt.Errorf("--seed-cascade: %q is neither true nor false", *values["seed-cascade"]))
 	} else {

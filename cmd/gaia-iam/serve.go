@@ -87,6 +87,8 @@ func serve(ctx context.Context, args []string, s sys) error {
 		NoMetrics:            !cfg.Ops.Metrics,
 		MetricsElsewhere:     cfg.Ops.MetricsListen != "",
 		NoRequestLog:         !cfg.Ops.RequestLog,
+		StatusListTTL:        cfg.StatusListTTL,
+		StatusListCache:      cfg.StatusListCache,
 	}, store, log)
 	if err != nil {
 		return cascadeHint(err)
