@@ -131,8 +131,9 @@ func routeCounts(t *testing.T, issuer string) map[string]float64 {
 	return out
 }
 
-// TestStatusListReachesServices: logout, password reset, disabling the
-// user, refresh-token reuse and disabling a service client each make the
+// TestStatusListReachesServices: logout, password reset, disabling or
+// deleting the user, refresh-token reuse and RFC 7009 revocation of the
+// refresh token each make the
 // example inventory service refuse the current access token within
 // statusBound, and the service calls the IAM only in the background.
 func TestStatusListReachesServices(t *testing.T) {
@@ -148,7 +149,7 @@ func TestStatusListReachesServices(t *testing.T) {
 			end    func()
 		}
 		var victims []*victim
-		for _, name := range []string{"logout", "password-reset", "disable", "refresh-reuse", "delete"} {
+		for _, name := range []string{"logout", "password-reset", "disable", "refresh-reuse", "delete", "rfc7009-revoke"} {
 			pw := name + "'s long password"
 			u := createUser(t, api, "status-"+name, pw)
 			want(t, api.do("PUT", "/users/"+u.ID+"/departments/INVENTORY", nil), http.StatusNoContent)
@@ -186,6 +187,12 @@ func TestStatusListReachesServices(t *testing.T) {
 				}
 			case "delete":
 				v.end = func() { want(t, api.do("DELETE", "/users/"+v.userID, nil), http.StatusNoContent) }
+			case "rfc7009-revoke":
+				v.end = func() {
+					if got := revoke(t, s, v.tok.RefreshToken); got != http.StatusOK {
+						t.Errorf("revoke the refresh token: %d, want 200", got)
+					}
+				}
 			}
 		}
 		// Every token works at the service first; this also makes the

@@ -106,7 +106,7 @@ type Lists struct {
 	now   func() time.Time
 
 	mu    sync.Mutex      // guards cache
-	cache map[int]*cached // by list id
+	cache map[int]*cached // by list id; only lists that exist stay
 }
 
 // cached is a signed list, or one being built.
@@ -279,6 +279,16 @@ func (l *Lists) signed(ctx context.Context, id int) ([]byte, error) {
 	jwt, err := l.Build(ctx, id, now)
 	if err != nil {
 		return nil, err
+	}
+	if jwt == nil {
+		// Nothing is kept for a list that does not exist: requests for
+		// made-up ids must not grow the cache.
+		l.mu.Lock()
+		if l.cache[id] == c {
+			delete(l.cache, id)
+		}
+		l.mu.Unlock()
+		return nil, nil
 	}
 	c.bucket, c.kid, c.jwt = bucket, kid, jwt
 	return jwt, nil
