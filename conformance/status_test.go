@@ -350,7 +350,7 @@ func verifyList(t *testing.T, get func(*iam, string, string) (*http.Response, []
 	if err := json.Unmarshal(raw, &jwks); err != nil {
 		t.Fatal(err)
 	}
-	jws, err := jose.ParseSigned(string(list), []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(string(list), []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		t.Fatalf("parse list: %v", err)
 	}

@@ -96,7 +96,7 @@ func TestServe(t *testing.T) {
 	if err != nil || !bytes.Equal(a, b) {
 		t.Errorf("two builds in one bucket differ (%v)", err)
 	}
-	jws, err := jose.ParseSigned(string(a), []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(string(a), []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		t.Fatal(err)
 	}
