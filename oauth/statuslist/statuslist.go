@@ -161,7 +161,22 @@ func (l *Lists) URI(id int) string { return l.cfg.Issuer + Path + "/" + strconv.
 // Assign returns the status claim of an access token expiring at exp,
 // issued for owner (a user's login, or a service client), allocating the
 // owner's entry on its first token.
+//
+// A service's token is issued with no other write: when its entry cannot
+// be written (the database refuses writes) it gets no status claim (nil,
+// nil), as before status lists, rather than no token. It still expires,
+// and the IAM's liveness rule still applies to it.
 func (l *Lists) Assign(ctx context.Context, owner storage.StatusOwner, exp time.Time) (*claims.Status, error) {
+	st, err := l.assign(ctx, owner, exp)
+	if err != nil && owner.ClientID != "" && !errors.Is(err, storage.ErrInvalid) {
+		l.log.LogAttrs(ctx, slog.LevelWarn, "service token issued without a status claim: its entry could not be written",
+			slog.String("client_id", owner.ClientID), slog.Any("error", err))
+		return nil, nil
+	}
+	return st, err
+}
+
+func (l *Lists) assign(ctx context.Context, owner storage.StatusOwner, exp time.Time) (*claims.Status, error) {
 	now := l.now()
 	// An entry is taken over only once every token carrying it has expired
 	// and any list a service may still hold from then has too.

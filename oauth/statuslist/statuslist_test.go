@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -143,5 +144,26 @@ func TestServe(t *testing.T) {
 		if w.Code == http.StatusOK && (w.Header().Get("Content-Type") != MediaType || (tc.method == "GET" && !strings.HasPrefix(w.Body.String(), "ey"))) {
 			t.Errorf("%s %s: content type %q", tc.method, tc.path, w.Header().Get("Content-Type"))
 		}
+	}
+}
+
+// readOnly is a store that refuses writes.
+type readOnly struct{ states }
+
+func (readOnly) AssignStatusEntry(context.Context, storage.StatusOwner, time.Time, time.Time, int) (storage.StatusEntry, error) {
+	return storage.StatusEntry{}, errors.New("database is locked")
+}
+
+func TestAssignWhileWritesFail(t *testing.T) {
+	l, err := New(Config{Issuer: "https://iam.example", MaxSessionAge: time.Hour}, readOnly{}, oneKey{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(15 * time.Minute)
+	if st, err := l.Assign(t.Context(), storage.StatusOwner{ClientID: "svc"}, exp); st != nil || err != nil {
+		t.Errorf("service token while writes fail: %v, %v; want no claim, no error", st, err)
+	}
+	if _, err := l.Assign(t.Context(), storage.StatusOwner{FamilyID: "0190a8c2-7f5e-7c3b-9d4e-2f1a6b8c9d0f"}, exp); err == nil {
+		t.Error("user token while writes fail: no error, want one (the login writes anyway)")
 	}
 }
