@@ -17,6 +17,9 @@
 // this package: golang.org/x/oauth2/clientcredentials gives a cached token
 // source (see the example).
 //
+// With VerifierConfig.CheckStatus, Verify also refuses tokens whose login
+// has ended, from the IAM's token status lists, fetched in the background.
+//
 // It must stay importable by services without pulling in the server: its
 // dependencies are the standard library and go-jose only (a test checks).
 package claims
