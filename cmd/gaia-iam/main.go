@@ -3,7 +3,8 @@
 //	gaia-iam serve              migrate, reconcile the seed, serve HTTP
 //	gaia-iam migrate            bring the database schema up to date
 //	gaia-iam seed [--dry-run]   reconcile the RBAC seed, or show the diff
-//	gaia-iam keys rotate|revoke KID|list   manage the token signing keys
+//	gaia-iam keys rotate|revoke KID|list|rewrap   manage the token signing keys
+//	                            and the key-encryption key
 //	gaia-iam user create|set-password|disable|list|delete|unlock
 //	                            manage users from the command line
 //	gaia-iam client create|rotate-secret|list|delete
@@ -180,6 +181,8 @@ Commands:
                      (the old one stays published until its tokens expire)
   keys revoke KID    revoke a compromised signing key: unpublished, its tokens refused
   keys list          list the signing keys and their states
+  keys rewrap        replace the key-encryption key: re-seal the keys under the one in
+                     GAIA_NEW_KEY_ENCRYPTION_KEY(_FILE); tokens and client secrets stay valid
   user create        create a user: --username NAME [--email E] [--department CODE]...
                      [--role NAME]... [--password-stdin]
   user set-password  set a user's password: --username NAME [--password-stdin]

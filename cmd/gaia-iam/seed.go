@@ -34,7 +34,12 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 	if err != nil {
 		return err
 	}
-	d, err := server.NewDomain(store, kek, log)
+	// A dry run on a store without a data key makes one only in memory.
+	dk, err := server.DataKey(ctx, store, kek, !dryRun)
+	if err != nil {
+		return err
+	}
+	d, err := server.NewDomain(store, dk, log)
 	if err != nil {
 		return err
 	}
