@@ -11,6 +11,7 @@
 //	                            manage OAuth clients from the command line
 //	gaia-iam block add|list|remove, gaia-iam user unlock
 //	                            login protection: the block list, locked accounts
+//	gaia-iam init [DIR]         write a starter seed and a development env file
 //
 // Every setting flag has a GAIA_* environment equivalent; a flag wins over
 // the environment. A password or client secret is never a flag.
@@ -120,6 +121,8 @@ func dispatch(ctx context.Context, args []string, s sys) error {
 		return clientCmd(ctx, args[1:], s)
 	case "block":
 		return blockCmd(ctx, args[1:], s)
+	case "init":
+		return initCmd(ctx, args[1:], s)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "gaia-iam", versionString())
 		return nil
@@ -200,6 +203,8 @@ Commands:
   block remove CIDR  lift a block
   client list        list the OAuth clients
   client delete      delete a client and revoke its refresh tokens: --client-id ID
+  init [DIR]         write a starter seed and a development env file (with a new
+                     key-encryption key and the seed's secrets) into DIR, default .
 
 A password or client secret is never taken as a flag: --password-stdin reads
 the first line of standard input; without it, and for client secrets, one is
