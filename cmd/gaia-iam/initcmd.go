@@ -128,6 +128,10 @@ func initCmd(_ context.Context, args []string, s sys) error {
 	if err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
+	// The paths go unquoted into the env file, which a shell reads too.
+	if strings.ContainsAny(dir, " \t\n\"'\\$`#;&|<>()*?[]{}~") {
+		return fmt.Errorf("init: the directory %q has spaces or shell characters, which the env file cannot hold unquoted: choose another", dir)
+	}
 	seedPath, envPath := filepath.Join(dir, initSeedFile), filepath.Join(dir, initEnvFile)
 	// Both checked before either is written: a half-done init is never left.
 	for _, p := range []string{seedPath, envPath} {

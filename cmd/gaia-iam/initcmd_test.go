@@ -138,3 +138,16 @@ func TestInit(t *testing.T) {
 		t.Errorf("a refused init wrote the env file (%v)", err)
 	}
 }
+
+// TestInitRefusesAPathAShellMisreads: the env file holds paths unquoted.
+func TestInitRefusesAPathAShellMisreads(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "my gaia")
+	var stdout, stderr strings.Builder
+	err := run(t.Context(), []string{"init", dir}, testEnv(nil), &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "shell characters") {
+		t.Errorf("init %q = %v, want a refusal", dir, err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("a refused init created %s (%v)", dir, err)
+	}
+}
