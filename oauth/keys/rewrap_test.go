@@ -182,12 +182,30 @@ func TestRewrap(t *testing.T) {
 			t.Error("the keys derived after rewrap differ from before")
 		}
 		// A process started with the new key signs with the same key.
-		if got := mustNew(t, testConfig(c, generate), store, newKEK).Current(); got.ID != signing.ID || !got.Private.Equal(signing.Private) {
+		fresh := mustNew(t, testConfig(c, generate), store, newKEK)
+		if got := fresh.Current(); got.ID != signing.ID || !got.Private.Equal(signing.Private) {
 			t.Errorf("a ring with the new key signs with %s, want %s", got.ID, signing.ID)
 		}
-		// A process still running with the old key keeps the keys it opened.
+		// A process still running with the old key keeps the keys it
+		// opened, and still sees what changes: here a revocation made by a
+		// process with the new key.
+		retired := ""
+		for _, k := range rows(t, store) {
+			if k.ID != signing.ID {
+				retired = k.ID
+			}
+		}
+		if _, ok := r.PublicKey(retired); !ok {
+			t.Fatalf("the retired key %s is not published before the revocation", retired)
+		}
+		if _, err := fresh.Revoke(ctx, retired); err != nil {
+			t.Fatal(err)
+		}
 		if err := r.Refresh(ctx); err != nil || r.Current().ID != signing.ID {
 			t.Errorf("a running ring after rewrap: Refresh = %v, current %s; want nil, %s", err, r.Current().ID, signing.ID)
+		}
+		if _, ok := r.PublicKey(retired); ok {
+			t.Error("a ring with the old key missed a revocation made after the rewrap")
 		}
 		if _, err := New(ctx, testConfig(c, generate), store, oldKEK, storagetest.Logger(t)); err == nil {
 			t.Error("a ring with the old key started after rewrap")
