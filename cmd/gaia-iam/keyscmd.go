@@ -196,5 +196,8 @@ func rewrapCmd(ctx context.Context, cfg Config, log *slog.Logger, s sys) error {
 		"before the next 'keys rotate': running servers keep the keys they loaded, but only the new key opens keys made from now on, "+
 		"and the old key no longer starts a server. Keep a backup of the new key; the old one opens only backups taken before this.\n",
 		kekEnv, newKEKEnv)
+	if cfg.KEK == "" && cfg.KEKFile == "" {
+		fmt.Fprintf(s.stdout, "The old key came from the development key file %s: replace its content with the new key.\n", devKEKFile)
+	}
 	return nil
 }

@@ -37,6 +37,9 @@ func (d DataKey) LogValue() slog.Value {
 // String names a data key by its version alone.
 func (d DataKey) String() string { return "data key v" + strconv.Itoa(d.Version) }
 
+// GoString, for %#v, names it by its version alone too.
+func (d DataKey) GoString() string { return d.String() }
+
 // Derive returns the 32-byte key for one purpose (HKDF-SHA256, RFC 5869,
 // with purpose as info), so that no two uses share a key.
 func (d DataKey) Derive(purpose string) ([]byte, error) {

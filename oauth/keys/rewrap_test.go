@@ -6,6 +6,7 @@ import (
 	"crypto/hkdf"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/gaia-platform/iam/storage"
@@ -72,7 +73,7 @@ func TestOpenDataKey(t *testing.T) {
 		if _, err := OpenDataKey(ctx, store, newKEK(), StoreDataKey); !errors.Is(err, ErrWrongKEK) {
 			t.Errorf("OpenDataKey with another KEK = %v, want ErrWrongKEK", err)
 		}
-		if s := dk.String() + dk.LogValue().String(); s != "data key v1data key v1" {
+		if s := fmt.Sprintf("%v %+v %#v %s", dk, dk, dk, dk.LogValue()); s != "data key v1 data key v1 data key v1 data key v1" {
 			t.Errorf("a data key shows as %q", s)
 		}
 	})
