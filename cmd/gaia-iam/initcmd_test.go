@@ -151,3 +151,17 @@ func TestInitRefusesAPathAShellMisreads(t *testing.T) {
 		t.Errorf("a refused init created %s (%v)", dir, err)
 	}
 }
+
+// TestMissingSeedPointsToInit: the binary installed alone meets no seed
+// file, and is told how to get one.
+func TestMissingSeedPointsToInit(t *testing.T) {
+	dir := t.TempDir()
+	env := testEnv(map[string]string{"GAIA_SEED_FILE": filepath.Join(dir, "seed.example.yaml"),
+		"GAIA_DATABASE_URL": "sqlite:" + filepath.Join(dir, "gaia.db")})
+	for _, args := range [][]string{{"serve", "--listen", "127.0.0.1:0"}, {"seed"}} {
+		err := run(t.Context(), args, env, &strings.Builder{}, &strings.Builder{})
+		if err == nil || !strings.Contains(err.Error(), "GAIA_SEED_FILE") || !strings.Contains(err.Error(), "gaia-iam init") {
+			t.Errorf("gaia-iam %s without a seed file = %v, want an error naming GAIA_SEED_FILE and init", strings.Join(args, " "), err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 
 	"github.com/gaia-platform/iam/rbac/seed"
 	"github.com/gaia-platform/iam/server"
@@ -95,6 +96,10 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 // path first.
 func loadSeed(cfg Config, getenv func(string) string) (*seed.File, error) {
 	f, err := seed.Load(cfg.SeedFile, getenv)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w\nthe seed file is GAIA_SEED_FILE (or --seed-file), now %q; "+
+			"no seed yet? 'gaia-iam init' writes a starter seed and settings", err, cfg.SeedFile)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w\nthe seed file is GAIA_SEED_FILE (or --seed-file), now %q", err, cfg.SeedFile)
 	}
