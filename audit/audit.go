@@ -45,6 +45,8 @@ const (
 	TargetSigningKey  = "signing_key"  // by kid
 	TargetLoginKey    = "login_key"    // login protection's key of a name that matched nothing (a keyed hash)
 	TargetBlock       = "block"        // a block list entry, by id
+	// TargetKEK is the key-encryption key, by keys.Fingerprint.
+	TargetKEK = "key_encryption_key"
 )
 
 // Actions (storage.AuditEvent.Action), as the admin API contract lists them.
@@ -93,6 +95,9 @@ const (
 	ActionKeyRotate = "key.rotate"
 	// ActionKeyRevoke is the revocation of a (compromised) signing key.
 	ActionKeyRevoke = "key.revoke"
+	// ActionKeyRewrap is the replacement of the key-encryption key: the
+	// signing and data keys re-sealed under the new one (the target).
+	ActionKeyRewrap = "key.rewrap"
 	// The seed's changes, by actor ActorSystem named ActorNameSeed; the
 	// target type is the entry's kind (permission, role, department,
 	// client, user) and the target id its name.
@@ -111,6 +116,11 @@ const (
 	DetailFreshKey = "fresh_kid"
 	// DetailActivatesAt is when the key of a key.rotate starts signing (RFC 3339).
 	DetailActivatesAt = "activates_at"
+	// Details of a key.rewrap: the old key's fingerprint, and how many
+	// signing and data keys were re-sealed.
+	DetailOldKEK      = "old_kek"
+	DetailSigningKeys = "signing_keys"
+	DetailDataKeys    = "data_keys"
 )
 
 // ClientIP returns the address r came from: the host of its RemoteAddr,

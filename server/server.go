@@ -5,8 +5,6 @@ package server
 
 import (
 	"context"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -70,8 +68,9 @@ type Config struct {
 	// nil is time.Now. Tests move it past the refresh reuse interval and
 	// through lock delays instead of waiting.
 	Now func() time.Time
-	// KEK is the 32-byte key-encryption key; the other server keys are
-	// derived from it.
+	// KEK is the 32-byte key-encryption key: it seals the signing keys and
+	// the data key, which the other server keys are derived from (see
+	// keys.DataKey), so that a new KEK (keys.Rewrap) changes none of them.
 	KEK []byte
 	// Seed is reconciled when the server is made.
 	Seed *seed.File
@@ -140,15 +139,31 @@ type Domain struct {
 }
 
 // NewDomain builds the domain over store, hashing passwords with the
-// default bounds. kek keys the client secrets.
-func NewDomain(store storage.Store, kek []byte, log *slog.Logger) (*Domain, error) {
-	return newDomain(store, kek, password.Config{}, nil, log)
+// default bounds. The data key (see DataKey) keys the client secrets.
+func NewDomain(store storage.Store, dk keys.DataKey, log *slog.Logger) (*Domain, error) {
+	return newDomain(store, dk, password.Config{}, nil, log)
 }
+
+// DataKey returns the data key of store, opened with kek, that NewDomain
+// and NewGuard take: see keys.OpenDataKey, whose write says whether a data
+// key made for a store without one is stored (false for a command that
+// writes nothing).
+func DataKey(ctx context.Context, store storage.Store, kek []byte, write bool) (keys.DataKey, error) {
+	return keys.OpenDataKey(ctx, store, kek, write)
+}
+
+// The purposes of the keys derived from the data key. The "v1" names the
+// derivation, not the data key's version: changing one changes the key.
+const (
+	purposeClientSecrets   = "gaia-iam client secrets v1"
+	purposeLoginProtection = "gaia-iam login protection v1"
+	purposeRefreshTokens   = "gaia-iam refresh tokens v1"
+)
 
 // newDomain is NewDomain with the hashing bounds and, for tests, a hasher
 // that wraps or replaces the bounded one (nil: the bounded one).
-func newDomain(store storage.Store, kek []byte, hashing password.Config, override rbac.PasswordHasher, log *slog.Logger) (*Domain, error) {
-	clientKey, err := derive(kek, "gaia-iam client secrets v1")
+func newDomain(store storage.Store, dk keys.DataKey, hashing password.Config, override rbac.PasswordHasher, log *slog.Logger) (*Domain, error) {
+	clientKey, err := dk.Derive(purposeClientSecrets)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +191,7 @@ func newDomain(store storage.Store, kek []byte, hashing password.Config, overrid
 	if err != nil {
 		return nil, err
 	}
-	g, err := NewGuard(store, kek, guard.DefaultPolicy(), nil, log)
+	g, err := NewGuard(store, dk, guard.DefaultPolicy(), nil, log)
 	if err != nil {
 		return nil, err
 	}
@@ -184,9 +199,9 @@ func newDomain(store storage.Store, kek []byte, hashing password.Config, overrid
 }
 
 // NewGuard builds login protection over store, its names keyed with a key
-// derived from kek, so that every server sharing the kek counts alike.
-func NewGuard(store storage.Store, kek []byte, p guard.Policy, now func() time.Time, log *slog.Logger) (*guard.Guard, error) {
-	key, err := derive(kek, "gaia-iam login protection v1")
+// derived from the data key, so that every server sharing it counts alike.
+func NewGuard(store storage.Store, dk keys.DataKey, p guard.Policy, now func() time.Time, log *slog.Logger) (*guard.Guard, error) {
+	key, err := dk.Derive(purposeLoginProtection)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +225,11 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	d, err := newDomain(store, cfg.KEK, cfg.Hashing, cfg.PasswordHasher, log)
+	dk, err := DataKey(ctx, store, cfg.KEK, keys.StoreDataKey)
+	if err != nil {
+		return nil, err
+	}
+	d, err := newDomain(store, dk, cfg.Hashing, cfg.PasswordHasher, log)
 	if err != nil {
 		return nil, err
 	}
@@ -234,11 +253,11 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	refreshKey, err := derive(cfg.KEK, "gaia-iam refresh tokens v1")
+	refreshKey, err := dk.Derive(purposeRefreshTokens)
 	if err != nil {
 		return nil, err
 	}
-	g, err := NewGuard(store, cfg.KEK, cfg.Login, cfg.Now, log)
+	g, err := NewGuard(store, dk, cfg.Login, cfg.Now, log)
 	if err != nil {
 		return nil, err
 	}
@@ -402,16 +421,3 @@ func (s *Server) PasswordStats() password.Stats { return s.hasher.Stats() }
 
 // RBAC is the domain service the server uses.
 func (s *Server) RBAC() *rbac.Service { return s.rbac }
-
-// derive returns a 32-byte key for one purpose, so the operator manages one
-// secret and no two uses share a key.
-func derive(kek []byte, purpose string) ([]byte, error) {
-	if len(kek) != 32 {
-		return nil, fmt.Errorf("key-encryption key is %d bytes, want 32", len(kek))
-	}
-	k, err := hkdf.Key(sha256.New, kek, nil, purpose, 32)
-	if err != nil {
-		return nil, fmt.Errorf("derive %s key: %w", purpose, err)
-	}
-	return k, nil
-}

@@ -6,8 +6,8 @@ import (
 )
 
 // SigningKey is a key that signs tokens, as package oauth/keys keeps it.
-// Rows are written once and then only retired or revoked, never changed
-// otherwise.
+// Rows are written once and then only retired, revoked or resealed under a
+// new key-encryption key, never changed otherwise.
 type SigningKey struct {
 	// ID is the JWS key id (kid): a UUIDv7, assigned by CreateSigningKey
 	// when empty.
@@ -56,4 +56,30 @@ type SigningKeys interface {
 	// that. An id that is no key's (never stored, or deleted after its
 	// retention) is ErrNotFound.
 	SigningKeyRevoked(ctx context.Context, id string) (bool, error)
+	// ResealSigningKey replaces the sealed private key of the key id, for
+	// a change of key-encryption key; nothing else of the row changes. An
+	// id that is no key's is ErrNotFound.
+	ResealSigningKey(ctx context.Context, id string, sealed []byte) error
+}
+
+// DataKey is a server secret kept sealed under the key-encryption key, as
+// package oauth/keys keeps it: the keys of refresh tokens, client secrets
+// and login protection are derived from it, so that a new key-encryption
+// key re-seals it and changes none of them. Versions count up from 1.
+type DataKey struct {
+	Version   int
+	Sealed    []byte // sealed with the key-encryption key
+	CreatedAt time.Time
+}
+
+// DataKeys stores the data keys.
+type DataKeys interface {
+	// CreateDataKey inserts k, assigning CreatedAt when zero. A version
+	// below 1 is ErrInvalid, a version taken ErrConflict.
+	CreateDataKey(ctx context.Context, k *DataKey) error
+	// ListDataKeys lists every data key, newest version first.
+	ListDataKeys(ctx context.Context) ([]DataKey, error)
+	// ResealDataKey replaces the sealed key of version, for a change of
+	// key-encryption key. A version that is no key's is ErrNotFound.
+	ResealDataKey(ctx context.Context, version int, sealed []byte) error
 }

@@ -324,6 +324,7 @@ type Store interface {
 	Memberships
 	Clients
 	SigningKeys
+	DataKeys
 	Tokens
 	Audit
 	Logins

@@ -95,3 +95,31 @@ func createDevKEK(ctx context.Context, store keys.KeyLister, stderr io.Writer, c
 	}
 	return kek, nil
 }
+
+// newKEKEnv gives keys rewrap the key-encryption key that replaces the one
+// in use: like kekEnv, the key itself (base64) or, with _FILE, a file
+// holding it; never a flag.
+const newKEKEnv = "GAIA_NEW_KEY_ENCRYPTION_KEY"
+
+// resolveNewKEK reads the new key-encryption key of keys rewrap.
+func resolveNewKEK(getenv func(string) string) ([]byte, error) {
+	v, file := getenv(newKEKEnv), getenv(newKEKEnv+"_FILE")
+	switch {
+	case v != "" && file != "":
+		return nil, errors.New("set " + newKEKEnv + " or " + newKEKEnv + "_FILE, not both")
+	case v != "":
+		kek, err := keys.ParseKEK(v)
+		if err != nil {
+			return nil, fmt.Errorf("new key-encryption key (%s): %w", newKEKEnv, err)
+		}
+		return kek, nil
+	case file != "":
+		kek, err := keys.LoadKEKFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("new key-encryption key (%s_FILE): %w", newKEKEnv, err)
+		}
+		return kek, nil
+	}
+	return nil, errors.New("no new key-encryption key: set " + newKEKEnv + "_FILE to a file (mode 0600) holding it, " +
+		"or " + newKEKEnv + " to it (make one with: openssl rand -base64 32)")
+}

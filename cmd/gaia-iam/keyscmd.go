@@ -16,11 +16,11 @@ import (
 	"github.com/gaia-platform/iam/storage"
 )
 
-const keysUsage = "usage: gaia-iam keys rotate|list [flags]\n       gaia-iam keys revoke KID [flags]"
+const keysUsage = "usage: gaia-iam keys rotate|list|rewrap [flags]\n       gaia-iam keys revoke KID [flags]"
 
-// keysCmd runs `gaia-iam keys rotate|revoke KID|list`.
+// keysCmd runs `gaia-iam keys rotate|revoke KID|list|rewrap`.
 func keysCmd(ctx context.Context, args []string, s sys) error {
-	if len(args) == 0 || (args[0] != "rotate" && args[0] != "list" && args[0] != "revoke") {
+	if len(args) == 0 || (args[0] != "rotate" && args[0] != "list" && args[0] != "revoke" && args[0] != "rewrap") {
 		fmt.Fprintln(s.stderr, keysUsage)
 		return errUsage
 	}
@@ -37,6 +37,9 @@ func keysCmd(ctx context.Context, args []string, s sys) error {
 		return err
 	}
 	log := newLogger(cfg, s.stderr)
+	if op == "rewrap" {
+		return rewrapCmd(ctx, cfg, log, s)
+	}
 	store, err := openMigrated(ctx, cfg.DatabaseURL, log, args[0] == "list")
 	if err != nil {
 		return err
@@ -144,4 +147,57 @@ func auditKey(ctx context.Context, store storage.Store, log *slog.Logger, action
 		Action: action, Outcome: audit.Success,
 		TargetType: audit.TargetSigningKey, TargetID: kid, Details: details,
 	})
+}
+
+// rewrapCmd replaces the key-encryption key: the old one as every command
+// takes it, the new one from newKEKEnv(_FILE). Both are checked before
+// anything is written, and the audit event is written in the rewrap's
+// transaction.
+func rewrapCmd(ctx context.Context, cfg Config, log *slog.Logger, s sys) error {
+	newKEK, err := resolveNewKEK(s.getenv)
+	if err != nil {
+		return err
+	}
+	defer clear(newKEK)
+	store, err := openMigrated(ctx, cfg.DatabaseURL, log, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	oldKEK, err := resolveKEK(ctx, cfg, store, s.stderr, neverCreateKEK)
+	if err != nil {
+		return err
+	}
+	rec := audit.New(store, log, audit.Options{})
+	defer rec.Close(ctx)
+	res, err := keys.Rewrap(ctx, store, oldKEK, newKEK, func(ctx context.Context, r keys.Rewrapped) error {
+		return rec.Write(ctx, storage.AuditEvent{
+			ActorType: audit.ActorOperator, ActorName: operatorName(s.getenv),
+			Action: audit.ActionKeyRewrap, Outcome: audit.Success,
+			TargetType: audit.TargetKEK, TargetID: r.NewKEK,
+			Details: map[string]string{
+				audit.DetailOldKEK:      r.OldKEK,
+				audit.DetailSigningKeys: strconv.Itoa(r.SigningKeys),
+				audit.DetailDataKeys:    strconv.Itoa(r.DataKeys),
+			},
+		})
+	})
+	switch {
+	case errors.Is(err, keys.ErrSameKEK):
+		return fmt.Errorf("%s(_FILE) holds the key-encryption key in use: make a new one (openssl rand -base64 32); nothing was written", newKEKEnv)
+	case errors.Is(err, keys.ErrWrongKEK):
+		return fmt.Errorf("%w; %s to the key in use (nothing was written)", err, kekHow)
+	case err != nil:
+		return fmt.Errorf("%w (nothing was written)", err)
+	}
+	fmt.Fprintf(s.stdout, "key-encryption key %s replaced by %s: %d signing keys and %d data keys re-sealed; "+
+		"refresh tokens and client secrets stay valid.\n", res.OldKEK, res.NewKEK, res.SigningKeys, res.DataKeys)
+	fmt.Fprintf(s.stdout, "Now set %s(_FILE) to the new key on every server and command, unset %s(_FILE), and restart the servers "+
+		"before the next 'keys rotate': running servers keep the keys they loaded, but only the new key opens keys made from now on, "+
+		"and the old key no longer starts a server. Keep a backup of the new key; the old one opens only backups taken before this.\n",
+		kekEnv, newKEKEnv)
+	if cfg.KEK == "" && cfg.KEKFile == "" {
+		fmt.Fprintf(s.stdout, "The old key came from the development key file %s: replace its content with the new key.\n", devKEKFile)
+	}
+	return nil
 }

@@ -3,13 +3,15 @@
 //	gaia-iam serve              migrate, reconcile the seed, serve HTTP
 //	gaia-iam migrate            bring the database schema up to date
 //	gaia-iam seed [--dry-run]   reconcile the RBAC seed, or show the diff
-//	gaia-iam keys rotate|revoke KID|list   manage the token signing keys
+//	gaia-iam keys rotate|revoke KID|list|rewrap   manage the token signing keys
+//	                            and the key-encryption key
 //	gaia-iam user create|set-password|disable|list|delete|unlock
 //	                            manage users from the command line
 //	gaia-iam client create|rotate-secret|list|delete
 //	                            manage OAuth clients from the command line
 //	gaia-iam block add|list|remove, gaia-iam user unlock
 //	                            login protection: the block list, locked accounts
+//	gaia-iam init [DIR]         write a starter seed and a development env file
 //
 // Every setting flag has a GAIA_* environment equivalent; a flag wins over
 // the environment. A password or client secret is never a flag.
@@ -119,6 +121,8 @@ func dispatch(ctx context.Context, args []string, s sys) error {
 		return clientCmd(ctx, args[1:], s)
 	case "block":
 		return blockCmd(ctx, args[1:], s)
+	case "init":
+		return initCmd(ctx, args[1:], s)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "gaia-iam", versionString())
 		return nil
@@ -180,6 +184,8 @@ Commands:
                      (the old one stays published until its tokens expire)
   keys revoke KID    revoke a compromised signing key: unpublished, its tokens refused
   keys list          list the signing keys and their states
+  keys rewrap        replace the key-encryption key: re-seal the keys under the one in
+                     GAIA_NEW_KEY_ENCRYPTION_KEY(_FILE); tokens and client secrets stay valid
   user create        create a user: --username NAME [--email E] [--department CODE]...
                      [--role NAME]... [--password-stdin]
   user set-password  set a user's password: --username NAME [--password-stdin]
@@ -197,6 +203,8 @@ Commands:
   block remove CIDR  lift a block
   client list        list the OAuth clients
   client delete      delete a client and revoke its refresh tokens: --client-id ID
+  init [DIR]         write a starter seed and a development env file (with a new
+                     key-encryption key and the seed's secrets) into DIR, default .
 
 A password or client secret is never taken as a flag: --password-stdin reads
 the first line of standard input; without it, and for client secrets, one is

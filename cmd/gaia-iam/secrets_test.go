@@ -21,10 +21,12 @@ func TestNoSecretInHelpOrErrors(t *testing.T) {
 	env := testEnv(map[string]string{
 		"GAIA_DATABASE_URL":       "postgres://gaia:" + testDBPassword + "@127.0.0.1:1/gaia?sslpassword=" + testDBPassword + "q",
 		"GAIA_KEY_ENCRYPTION_KEY": testKEK,
+		// keys rewrap's new key.
+		"GAIA_NEW_KEY_ENCRYPTION_KEY": otherKEK,
 	})
-	secrets := []string{testDBPassword, testKEK, testKEK[:16], "web-secret-web-secret", "svc-secret-svc-secret"}
+	secrets := []string{testDBPassword, testKEK, testKEK[:16], otherKEK, otherKEK[:16], "web-secret-web-secret", "svc-secret-svc-secret"}
 	commands := [][]string{
-		{"serve"}, {"migrate"}, {"seed"}, {"seed", "--dry-run"}, {"keys", "rotate"}, {"keys", "list"},
+		{"serve"}, {"migrate"}, {"seed"}, {"seed", "--dry-run"}, {"keys", "rotate"}, {"keys", "list"}, {"keys", "rewrap"},
 		{"user", "create", "--username", "ann"}, {"user", "set-password", "--username", "ann"},
 		{"user", "disable", "--username", "ann"},
 		{"client", "create", "--client-id", "c", "--name", "C", "--grant-type", "client_credentials"},

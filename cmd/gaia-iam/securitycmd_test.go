@@ -24,7 +24,11 @@ func (o *operatorTest) blocked(addr string) bool {
 	if err != nil {
 		o.t.Fatal(err)
 	}
-	g, err := server.NewGuard(o.store, kek, guard.DefaultPolicy(), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	dk, err := server.DataKey(o.t.Context(), o.store, kek, keys.StoreDataKey)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	g, err := server.NewGuard(o.store, dk, guard.DefaultPolicy(), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		o.t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 
 	"github.com/gaia-platform/iam/rbac/seed"
 	"github.com/gaia-platform/iam/server"
@@ -34,7 +35,12 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 	if err != nil {
 		return err
 	}
-	d, err := server.NewDomain(store, kek, log)
+	// A dry run on a store without a data key makes one only in memory.
+	dk, err := server.DataKey(ctx, store, kek, !dryRun)
+	if err != nil {
+		return err
+	}
+	d, err := server.NewDomain(store, dk, log)
 	if err != nil {
 		return err
 	}
@@ -90,6 +96,10 @@ func seedCmd(ctx context.Context, args []string, s sys) error {
 // path first.
 func loadSeed(cfg Config, getenv func(string) string) (*seed.File, error) {
 	f, err := seed.Load(cfg.SeedFile, getenv)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w\nthe seed file is GAIA_SEED_FILE (or --seed-file), now %q; "+
+			"no seed yet? 'gaia-iam init' writes a starter seed and settings", err, cfg.SeedFile)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w\nthe seed file is GAIA_SEED_FILE (or --seed-file), now %q", err, cfg.SeedFile)
 	}

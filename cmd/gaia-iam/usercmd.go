@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gaia-platform/iam/audit"
+	"github.com/gaia-platform/iam/oauth/keys"
 	"github.com/gaia-platform/iam/password"
 	"github.com/gaia-platform/iam/rbac"
 	"github.com/gaia-platform/iam/server"
@@ -229,7 +230,11 @@ func openOperator(ctx context.Context, cfg Config, s sys) (*operator, error) {
 		if err != nil {
 			return nil, err
 		}
-		d, err := server.NewDomain(store, kek, log)
+		dk, err := server.DataKey(ctx, store, kek, keys.StoreDataKey)
+		if err != nil {
+			return nil, err
+		}
+		d, err := server.NewDomain(store, dk, log)
 		if err != nil {
 			return nil, err
 		}

@@ -73,7 +73,11 @@ func newOperatorTest(t *testing.T, dbURL string) *operatorTest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.domain, err = server.NewDomain(store, kek, log); err != nil {
+	dk, err := server.DataKey(ctx, store, kek, keys.StoreDataKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.domain, err = server.NewDomain(store, dk, log); err != nil {
 		t.Fatal(err)
 	}
 	o.store = store

@@ -44,9 +44,12 @@ type publishedKey struct {
 	public  *rsa.PublicKey
 	private *rsa.PrivateKey // nil for a key that will not sign again
 	until   time.Time       // the last instant of its retention; zero for a key not retired
-	// The stored bytes, to recognize the row at the next load and reuse
-	// what was opened, rather than decrypt and parse it again.
-	sealed, der []byte
+	// The stored public key, to recognize the row at the next load and
+	// reuse what was opened, rather than decrypt and parse it again. Not
+	// the sealed bytes: a rewrap re-seals them under a new key-encryption
+	// key, and a process still holding the old one keeps the key it opened
+	// (opened once, under the key it trusts, so nothing new is trusted).
+	der []byte
 }
 
 // find returns the key of s stored as row, or nil; s may be nil.
@@ -56,7 +59,7 @@ func (s *snapshot) find(row *storage.SigningKey) *publishedKey {
 	}
 	for i := range s.keys {
 		k := &s.keys[i]
-		if k.id == row.ID && bytes.Equal(k.sealed, row.PrivateKey) && bytes.Equal(k.der, row.PublicKey) {
+		if k.id == row.ID && bytes.Equal(k.der, row.PublicKey) {
 			return k
 		}
 	}
@@ -114,7 +117,7 @@ func (r *Ring) load(ctx context.Context, prev *snapshot) (next *snapshot, stale 
 				}
 				continue
 			}
-			pk = &publishedKey{id: row.ID, public: &priv.PublicKey, private: priv, sealed: row.PrivateKey, der: row.PublicKey}
+			pk = &publishedKey{id: row.ID, public: &priv.PublicKey, private: priv, der: row.PublicKey}
 		}
 		k := *pk
 		k.until = until

@@ -122,3 +122,59 @@ func stampOrZero(t time.Time) time.Time {
 	}
 	return storage.Stamp(t, t)
 }
+
+// ResealSigningKey replaces the sealed private key of the key id.
+func (s *Store) ResealSigningKey(ctx context.Context, id string, sealed []byte) error {
+	k, err := key("id", id, storage.ErrNotFound)
+	if err == nil && len(sealed) == 0 {
+		err = fmt.Errorf("empty sealed key: %w", storage.ErrInvalid)
+	}
+	if err == nil {
+		err = s.execOne(ctx, `UPDATE signing_keys SET private_key = $2 WHERE id = $1`, k, sealed)
+	}
+	if err != nil {
+		return fmt.Errorf("reseal signing key %q: %w", id, err)
+	}
+	return nil
+}
+
+// CreateDataKey inserts k, assigning CreatedAt when zero.
+func (s *Store) CreateDataKey(ctx context.Context, k *storage.DataKey) error {
+	if k.Version < 1 || len(k.Sealed) == 0 {
+		return fmt.Errorf("create data key %d: version below 1 or empty key: %w", k.Version, storage.ErrInvalid)
+	}
+	created := storage.Stamp(k.CreatedAt, storage.Now())
+	if _, err := s.exec(ctx, `INSERT INTO data_keys (version, sealed, created_at) VALUES ($1, $2, $3)`,
+		k.Version, k.Sealed, s.d.Time(created)); err != nil {
+		return fmt.Errorf("create data key %d: %w", k.Version, err)
+	}
+	k.CreatedAt = created
+	return nil
+}
+
+// ListDataKeys lists every data key, newest version first.
+func (s *Store) ListDataKeys(ctx context.Context) ([]storage.DataKey, error) {
+	ks, err := scanAll(s, ctx, func(scan func(...any) error) (storage.DataKey, error) {
+		var k storage.DataKey
+		err := scan(&k.Version, &k.Sealed, timeDest{&k.CreatedAt})
+		return k, err
+	}, `SELECT version, sealed, created_at FROM data_keys ORDER BY version DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list data keys: %w", err)
+	}
+	return ks, nil
+}
+
+// ResealDataKey replaces the sealed key of version.
+func (s *Store) ResealDataKey(ctx context.Context, version int, sealed []byte) error {
+	err := error(nil)
+	if len(sealed) == 0 {
+		err = fmt.Errorf("empty sealed key: %w", storage.ErrInvalid)
+	} else {
+		err = s.execOne(ctx, `UPDATE data_keys SET sealed = $2 WHERE version = $1`, version, sealed)
+	}
+	if err != nil {
+		return fmt.Errorf("reseal data key %d: %w", version, err)
+	}
+	return nil
+}

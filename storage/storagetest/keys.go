@@ -25,6 +25,12 @@ var signingKeysCases = []testCase{
 	{"Activation", testSigningKeyActivation},
 	{"RetireEarlier", testSigningKeyRetireEarlier},
 	{"Revoke", testSigningKeyRevoke},
+	{"Reseal", testSigningKeyReseal},
+}
+
+var dataKeysCases = []testCase{
+	{"CreateListReseal", testDataKeys},
+	{"ResealInTx", testDataKeysResealInTx},
 }
 
 func sameSigningKey(a, b *storage.SigningKey) bool {
@@ -359,5 +365,75 @@ func testSigningKeyRevoke(t *testing.T, s storage.Store) {
 	got := listSigningKeys(t, s)
 	if d := time.Since(got[0].RevokedAt); len(got) != 1 || d < 0 || d > time.Minute || !got[0].RetiredAt.Equal(got[0].RevokedAt) {
 		t.Errorf("RevokeSigningKey(at zero) left %+v, want revoked and retired now", got)
+	}
+}
+
+func testSigningKeyReseal(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	old, cur := mkSigningKey(t, s, base), mkSigningKey(t, s, base.Add(time.Hour))
+	ok(t, "ResealSigningKey", s.ResealSigningKey(ctx, old.ID, []byte("resealed")))
+	old.PrivateKey = []byte("resealed")
+	wantSigningKeys(t, s, "after ResealSigningKey", cur, old)
+
+	is(t, "ResealSigningKey(unknown)", s.ResealSigningKey(ctx, uuid.NewString(), []byte("x")), storage.ErrNotFound)
+	is(t, "ResealSigningKey(not a uuid)", s.ResealSigningKey(ctx, "nope", []byte("x")), storage.ErrNotFound)
+	is(t, "ResealSigningKey(empty)", s.ResealSigningKey(ctx, cur.ID, nil), storage.ErrInvalid)
+	wantSigningKeys(t, s, "after refused reseals", cur, old)
+}
+
+func testDataKeys(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	ks, err := s.ListDataKeys(ctx)
+	if err != nil || len(ks) != 0 {
+		t.Fatalf("ListDataKeys on an empty store = %v, %v, want none", ks, err)
+	}
+	at := time.Date(2024, 1, 1, 0, 0, 0, 123456789, time.UTC)
+	one := &storage.DataKey{Version: 1, Sealed: []byte("sealed one"), CreatedAt: at}
+	ok(t, "CreateDataKey(1)", s.CreateDataKey(ctx, one))
+	two := &storage.DataKey{Version: 2, Sealed: []byte("sealed two")}
+	ok(t, "CreateDataKey(2)", s.CreateDataKey(ctx, two))
+	if two.CreatedAt.IsZero() {
+		t.Errorf("CreateDataKey left CreatedAt zero")
+	}
+	is(t, "CreateDataKey(1 again)", s.CreateDataKey(ctx, &storage.DataKey{Version: 1, Sealed: []byte("x")}), storage.ErrConflict)
+	is(t, "CreateDataKey(0)", s.CreateDataKey(ctx, &storage.DataKey{Version: 0, Sealed: []byte("x")}), storage.ErrInvalid)
+	is(t, "CreateDataKey(empty)", s.CreateDataKey(ctx, &storage.DataKey{Version: 3}), storage.ErrInvalid)
+
+	ok(t, "ResealDataKey(1)", s.ResealDataKey(ctx, 1, []byte("resealed one")))
+	is(t, "ResealDataKey(9)", s.ResealDataKey(ctx, 9, []byte("x")), storage.ErrNotFound)
+	is(t, "ResealDataKey(empty)", s.ResealDataKey(ctx, 2, nil), storage.ErrInvalid)
+
+	ks, err = s.ListDataKeys(ctx)
+	ok(t, "ListDataKeys", err)
+	if len(ks) != 2 || ks[0].Version != 2 || ks[1].Version != 1 ||
+		string(ks[0].Sealed) != "sealed two" || string(ks[1].Sealed) != "resealed one" ||
+		!ks[1].CreatedAt.Equal(at.Truncate(time.Microsecond)) || !ks[0].CreatedAt.Equal(two.CreatedAt) {
+		t.Errorf("ListDataKeys = %+v, want version 2 (sealed two), then 1 (resealed one, created %v)", ks, at)
+	}
+}
+
+// testDataKeysResealInTx: a reseal rolled back with its transaction leaves
+// the data key and the signing key as they were.
+func testDataKeysResealInTx(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	sk := mkSigningKey(t, s, time.Time{})
+	ok(t, "CreateDataKey", s.CreateDataKey(ctx, &storage.DataKey{Version: 1, Sealed: []byte("before")}))
+	boom := errors.New("boom")
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.ResealSigningKey(ctx, sk.ID, []byte("after")); err != nil {
+			return err
+		}
+		if err := s.ResealDataKey(ctx, 1, []byte("after")); err != nil {
+			return err
+		}
+		return boom
+	})
+	is(t, "InTx", err, boom)
+	wantSigningKeys(t, s, "after a rolled back reseal", sk)
+	ks, err := s.ListDataKeys(ctx)
+	ok(t, "ListDataKeys", err)
+	if len(ks) != 1 || string(ks[0].Sealed) != "before" {
+		t.Errorf("ListDataKeys after a rolled back reseal = %+v, want the key sealed before", ks)
 	}
 }

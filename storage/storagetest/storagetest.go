@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Memberships", membershipsCases},
 		{"Clients", clientsCases},
 		{"SigningKeys", signingKeysCases},
+		{"DataKeys", dataKeysCases},
 		{"Tokens", tokensCases},
 		{"Audit", auditCases},
 		{"Logins", loginsCases},
