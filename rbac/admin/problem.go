@@ -42,27 +42,29 @@ const (
 	// or active flag, which only another administrator may do.
 	KindSelfChange  = "self-change"
 	KindUnavailable = "unavailable"
+
 	// KindPreconditionFailed: an If-Match condition did not hold (RFC
 	// 9110 §13.1.1); nothing was changed.
 	KindPreconditionFailed = "precondition-failed"
 )
 
 var problemTitles = map[string]string{
-	KindMalformed:          "Malformed request",
-	KindValidation:         "Invalid request",
-	KindUnauthorized:       "Unauthorized",
-	KindForbidden:          "Forbidden",
-	KindNotFound:           "Not found",
-	KindMethodNotAllowed:   "Method not allowed",
-	KindConflict:           "Conflict",
-	KindDependentRoles:     "Held roles depend on the department",
-	KindRoleNotAllowed:     "Role not allowed by the user's departments",
-	KindTooLarge:           "Payload too large",
-	KindMediaType:          "Unsupported media type",
-	KindInternal:           "Internal error",
-	KindDelegation:         "Not yours to delegate",
-	KindSelfChange:         "No one changes their own grants",
-	KindUnavailable:        "Service unavailable",
+	KindMalformed:        "Malformed request",
+	KindValidation:       "Invalid request",
+	KindUnauthorized:     "Unauthorized",
+	KindForbidden:        "Forbidden",
+	KindNotFound:         "Not found",
+	KindMethodNotAllowed: "Method not allowed",
+	KindConflict:         "Conflict",
+	KindDependentRoles:   "Held roles depend on the department",
+	KindRoleNotAllowed:   "Role not allowed by the user's departments",
+	KindTooLarge:         "Payload too large",
+	KindMediaType:        "Unsupported media type",
+	KindInternal:         "Internal error",
+	KindDelegation:       "Not yours to delegate",
+	KindSelfChange:       "No one changes their own grants",
+	KindUnavailable:      "Service unavailable",
+
 	KindPreconditionFailed: "Precondition failed",
 }
 
