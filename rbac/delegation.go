@@ -194,7 +194,14 @@ func (s *Service) mayActOnUser(ctx context.Context, a Actor, userID string, own 
 	return mayActOn(ctx, a, ActorUser, userID, own, s.store.UserGrants)
 }
 
+// mayActOnClient also takes the client's lock (lockClient): every change
+// of a client asks it first, in the transaction of the change, so that
+// the client's grants cannot grow before the change is written, and a
+// conditional change (LockClient) sees no other in between.
 func (c *Clients) mayActOnClient(ctx context.Context, a Actor, clientID string, own bool) error {
+	if err := lockClient(ctx, c.store, clientID); err != nil {
+		return err
+	}
 	return mayActOn(ctx, a, ActorService, clientID, own, c.store.ClientGrants)
 }
 

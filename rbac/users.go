@@ -154,11 +154,19 @@ func (s *Service) fail(ctx context.Context, pw string, cause *CredentialsError) 
 func (s *Service) rehash(ctx context.Context, u *storage.User, pw string) {
 	h, err := s.hasher.Hash(ctx, pw)
 	if err == nil {
-		_, err = s.store.UpdateUser(ctx, u.ID, func(cur *storage.User) error {
-			if cur.PasswordHash == u.PasswordHash { // unchanged since we verified it
-				cur.PasswordHash = h
+		// Under the user's lock, as every change of the user: a
+		// conditional change (LockUser) must see no other in between.
+		err = s.store.InTx(ctx, func(ctx context.Context) error {
+			if err := s.lockUser(ctx, u.ID); err != nil {
+				return err
 			}
-			return nil
+			_, err := s.store.UpdateUser(ctx, u.ID, func(cur *storage.User) error {
+				if cur.PasswordHash == u.PasswordHash { // unchanged since we verified it
+					cur.PasswordHash = h
+				}
+				return nil
+			})
+			return err
 		})
 	}
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -93,6 +94,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.clientChanged(in.ClientID)
 	w.Header().Set("Location", "/admin/v1/clients/"+in.ClientID)
+	w.Header().Set("ETag", etagOf(out.Client)) // of the client as GET shows it
 	writeJSON(w, http.StatusCreated, out)
 	return nil
 }
@@ -115,6 +117,10 @@ func (a *API) listClients(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getClient(w http.ResponseWriter, r *http.Request) error {
+	cond, err := parseCondition(r, "If-None-Match")
+	if err != nil {
+		return err
+	}
 	c, err := a.clients.Get(r.Context(), chi.URLParam(r, "client_id"))
 	if err != nil {
 		return err
@@ -123,8 +129,38 @@ func (a *API) getClient(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, out)
+	if tag := etagOf(out); cond.ifNoneMatch(tag) {
+		notModified(w, tag)
+		return nil
+	}
+	writeRepresentation(w, http.StatusOK, out)
 	return nil
+}
+
+// clientTag is userTag for a client: its roles are part of what the tag
+// names.
+func (a *API) clientTag(ctx context.Context, clientID string, cond condition) (string, error) {
+	if !cond.present {
+		return "", nil
+	}
+	c, err := a.clients.LockClient(ctx, clientID)
+	if err != nil {
+		return "", err
+	}
+	out, err := a.clientOf(ctx, c)
+	if err != nil {
+		return "", err
+	}
+	return etagOf(out), nil
+}
+
+// clientRemovals says what a merge patch's null means for each member of
+// a client change that can be removed: no scopes, the default audience.
+func clientRemovals(in *clientChange) map[string]func() {
+	return map[string]func(){
+		"scopes":    func() { in.Scopes = new([]string{}) },
+		"audiences": func() { in.Audiences = new([]string{}) },
+	}
 }
 
 type clientChange struct {
@@ -137,14 +173,22 @@ type clientChange struct {
 func (a *API) updateClient(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "client_id")
 	var in clientChange
-	if err := decode(w, r, &in); err != nil {
+	if err := decodePatch(w, r, &in, clientRemovals(&in)); err != nil {
 		return err
 	}
 	if in.Name == nil && in.Active == nil && in.Scopes == nil && in.Audiences == nil {
 		return invalid("body", "give at least one of name, active, scopes, audiences")
 	}
+	cond, err := parseCondition(r, "If-Match")
+	if err != nil {
+		return err
+	}
 	var out Client
-	err := a.change(r, audit.TargetClient, id, func(ctx context.Context, ev *storage.AuditEvent) error {
+	err = a.change(r, audit.TargetClient, id, func(ctx context.Context, ev *storage.AuditEvent) error {
+		before, err := a.clientTag(ctx, id, cond)
+		if err != nil {
+			return err
+		}
 		if in.Name == nil && in.Scopes == nil && in.Audiences == nil {
 			ev.Action = audit.ActionClientEnable
 			if !*in.Active {
@@ -162,14 +206,19 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		ev.Details = map[string]string{"active": strconv.FormatBool(c.Active)}
-		out, err = a.clientOf(ctx, c)
-		return err
+		if out, err = a.clientOf(ctx, c); err != nil {
+			return err
+		}
+		if !cond.ifMatch(before) { // after the change, as in updateUser
+			return precondition()
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	a.clientChanged(id)
-	writeJSON(w, http.StatusOK, out)
+	writeRepresentation(w, http.StatusOK, out)
 	return nil
 }
 
@@ -178,12 +227,26 @@ func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) error {
 	if err := noBody(r); err != nil {
 		return err
 	}
-	err := a.change(r, audit.TargetClient, id, func(ctx context.Context, _ *storage.AuditEvent) error {
+	cond, err := parseCondition(r, "If-Match")
+	if err != nil {
+		return err
+	}
+	err = a.change(r, audit.TargetClient, id, func(ctx context.Context, _ *storage.AuditEvent) error {
+		before, err := a.clientTag(ctx, id, cond)
+		if err != nil {
+			return err
+		}
 		actor, err := a.actor(ctx)
 		if err != nil {
 			return err
 		}
-		return a.clients.Delete(ctx, actor, id)
+		if err := a.clients.Delete(ctx, actor, id); err != nil {
+			return err
+		}
+		if !cond.ifMatch(before) { // as in updateUser
+			return precondition()
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -217,8 +280,28 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// assignClientRole is idempotent, as grant says.
 func (a *API) assignClientRole(w http.ResponseWriter, r *http.Request) error {
-	return a.clientRole(w, r, a.clients.AssignRole)
+	id, name := chi.URLParam(r, "client_id"), chi.URLParam(r, "name")
+	if err := noBody(r); err != nil {
+		return err
+	}
+	err := a.grant(r, audit.TargetClient, id, map[string]string{"role": name}, func(ctx context.Context) error {
+		actor, err := a.actor(ctx)
+		if err != nil {
+			return err
+		}
+		return a.clients.AssignRole(ctx, actor, id, name)
+	}, func(ctx context.Context) (bool, error) {
+		roles, err := a.clients.Roles(ctx, id)
+		return slices.Contains(roles, name), err
+	})
+	if err != nil {
+		return err
+	}
+	a.clientChanged(id)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func (a *API) unassignClientRole(w http.ResponseWriter, r *http.Request) error {
@@ -239,11 +322,7 @@ func (a *API) clientRole(w http.ResponseWriter, r *http.Request, op func(ctx con
 		if err != nil {
 			return err
 		}
-		err = op(ctx, actor, id, name)
-		if errors.Is(err, storage.ErrConflict) {
-			return problem(http.StatusConflict, KindConflict, "the client already holds the role")
-		}
-		return err
+		return op(ctx, actor, id, name)
 	})
 	if err != nil {
 		return err

@@ -41,6 +41,13 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := checkMediaType(r); err != nil {
 		return err
 	}
+	return decodeBody(w, r, v, nil)
+}
+
+// decodeBody is decode after the media type is checked. With nulls
+// non-nil, a member of the object may be null: its name is added to
+// *nulls, and its field in v is left as it was.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, nulls *[]string) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodySize))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -51,7 +58,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if !utf8.Valid(body) {
 		return problem(http.StatusBadRequest, KindMalformed, "the body is not UTF-8")
 	}
-	if err := checkJSON(body, memberNames(v)); err != nil {
+	if err := checkJSON(body, memberNames(v), nulls); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -69,13 +76,14 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 //   - anything but one object;
 //   - a member the endpoint does not take (known lists them), without
 //     quoting its name;
-//   - a null member (a member is either given a value or left out);
+//   - a null member (a member is either given a value or left out),
+//     unless nulls is non-nil: then its name is added to *nulls;
 //   - a member name given twice in one object, at any depth: RFC 8259 §4
 //     leaves the outcome undefined and I-JSON (RFC 7493 §2.3) forbids it,
 //     and two readers of one request must not see different values;
 //   - a string holding NUL (only a \u0000 escape can put it there), which
 //     no store can hold, named by the member it is in as the client sent it.
-func checkJSON(body []byte, known []string) error {
+func checkJSON(body []byte, known []string, nulls *[]string) error {
 	malformed := problem(http.StatusBadRequest, KindMalformed, "the body is not a JSON object")
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -146,7 +154,9 @@ func checkJSON(body []byte, known []string) error {
 		}
 		switch tok := tok.(type) {
 		case nil:
-			if len(stack) == 1 {
+			if len(stack) == 1 && nulls != nil {
+				*nulls = append(*nulls, member)
+			} else if len(stack) == 1 {
 				return problem(http.StatusBadRequest, KindMalformed, "member %s is null: leave it out instead", member)
 			}
 		case string:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -83,13 +84,73 @@ func userHeld[S, T any](a *API, w http.ResponseWriter, r *http.Request,
 }
 
 func (a *API) addDepartment(w http.ResponseWriter, r *http.Request) error {
-	return a.grantUser(w, r, "code", "department", a.users.AddDepartment, "the user is already in the department")
+	return a.grantUser(w, r, "code", "department", a.users.AddDepartment,
+		func(ctx context.Context, id, code string) (bool, error) {
+			return holds(ctx, id, code, a.store.UserDepartments, func(d storage.Department) string { return d.Code })
+		})
+}
+
+// holds reports whether the principal id holds the department or role
+// named name, among those held lists.
+func holds[S any](ctx context.Context, id, name string, held func(ctx context.Context, id string) ([]S, error), key func(S) string) (bool, error) {
+	all, err := held(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(all, func(e S) bool { return key(e) == name }), nil
+}
+
+// errHeld reports a PUT of a membership that exists already.
+var errHeld = errors.New("admin: the membership exists already")
+
+// grant runs op, the PUT of a membership, in an audited change. PUT is
+// idempotent (RFC 9110 §9.2.2): a repeat answers 204 as the first did,
+// after the same checks (delegation, the department rule), so a refusal
+// stays a refusal. A repeat writes no audit entry: nothing changed, the
+// log records changes and refused changes, and a provisioning system that
+// PUTs every membership on each run would otherwise fill it with entries
+// that record nothing.
+//
+// The store reports a pair that exists as a conflict, which aborts the
+// transaction on PostgreSQL: whether the pair is held is asked in a fresh
+// one. If it is not (a department or role deleted meanwhile), the PUT is
+// refused with a 409 and audited as any refusal.
+func (a *API) grant(r *http.Request, target, id string, details map[string]string,
+	op func(ctx context.Context) error, held func(ctx context.Context) (bool, error),
+) error {
+	err := a.change(r, target, id, func(ctx context.Context, ev *storage.AuditEvent) error {
+		ev.Details = details
+		err := op(ctx)
+		if errors.Is(err, storage.ErrConflict) {
+			return errHeld
+		}
+		return err
+	})
+	if errors.Is(err, errHeld) {
+		// change neither audits nor maps errHeld: it is no problem.
+		err = a.change(r, target, id, func(ctx context.Context, ev *storage.AuditEvent) error {
+			ev.Details = details
+			ok, err := held(ctx)
+			switch {
+			case err != nil:
+				return err
+			case ok:
+				return errHeld
+			}
+			return problem(http.StatusConflict, KindConflict, "the change conflicts with what is stored; try again")
+		})
+	}
+	if errors.Is(err, errHeld) {
+		return nil
+	}
+	return err
 }
 
 // grantUser gives the user the department or role named by the path
-// parameter param, with op; a pair that exists is a 409 saying held.
+// parameter param, with op; held tells whether the user holds it.
 func (a *API) grantUser(w http.ResponseWriter, r *http.Request, param, detail string,
-	op func(ctx context.Context, actor rbac.Actor, userID, name string) error, held string,
+	op func(ctx context.Context, actor rbac.Actor, userID, name string) error,
+	held func(ctx context.Context, userID, name string) (bool, error),
 ) error {
 	id, err := userID(r)
 	if err != nil {
@@ -99,18 +160,13 @@ func (a *API) grantUser(w http.ResponseWriter, r *http.Request, param, detail st
 		return err
 	}
 	name := chi.URLParam(r, param)
-	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
-		ev.Details = map[string]string{detail: name}
+	err = a.grant(r, audit.TargetUser, id, map[string]string{detail: name}, func(ctx context.Context) error {
 		actor, err := a.actor(ctx)
 		if err != nil {
 			return err
 		}
-		err = op(ctx, actor, id, name)
-		if errors.Is(err, storage.ErrConflict) {
-			return problem(http.StatusConflict, KindConflict, "%s", held)
-		}
-		return err
-	})
+		return op(ctx, actor, id, name)
+	}, func(ctx context.Context) (bool, error) { return held(ctx, id, name) })
 	if err != nil {
 		return err
 	}
@@ -171,7 +227,10 @@ func (a *API) userRoles(w http.ResponseWriter, r *http.Request) error {
 // assignRole gives the user a role under the department rule: refused
 // with 422, naming the rule, when none of the user's departments allows it.
 func (a *API) assignRole(w http.ResponseWriter, r *http.Request) error {
-	return a.grantUser(w, r, "name", "role", a.users.AssignRole, "the user already holds the role")
+	return a.grantUser(w, r, "name", "role", a.users.AssignRole,
+		func(ctx context.Context, id, name string) (bool, error) {
+			return holds(ctx, id, name, a.store.UserRoles, func(r storage.Role) string { return r.Name })
+		})
 }
 
 func (a *API) unassignRole(w http.ResponseWriter, r *http.Request) error {

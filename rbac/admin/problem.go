@@ -42,6 +42,10 @@ const (
 	// or active flag, which only another administrator may do.
 	KindSelfChange  = "self-change"
 	KindUnavailable = "unavailable"
+
+	// KindPreconditionFailed: an If-Match condition did not hold (RFC
+	// 9110 §13.1.1); nothing was changed.
+	KindPreconditionFailed = "precondition-failed"
 )
 
 var problemTitles = map[string]string{
@@ -60,6 +64,8 @@ var problemTitles = map[string]string{
 	KindDelegation:       "Not yours to delegate",
 	KindSelfChange:       "No one changes their own grants",
 	KindUnavailable:      "Service unavailable",
+
+	KindPreconditionFailed: "Precondition failed",
 }
 
 // FieldError names one invalid field of a request.

@@ -87,7 +87,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", "/admin/v1/users/"+u.ID)
-	writeJSON(w, http.StatusCreated, userOf(u))
+	writeRepresentation(w, http.StatusCreated, userOf(u))
 	return nil
 }
 
@@ -132,12 +132,35 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	cond, err := parseCondition(r, "If-None-Match")
+	if err != nil {
+		return err
+	}
 	u, err := a.store.GetUser(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, userOf(u))
+	out := userOf(u)
+	if tag := etagOf(out); cond.ifNoneMatch(tag) {
+		notModified(w, tag)
+		return nil
+	}
+	writeRepresentation(w, http.StatusOK, out)
 	return nil
+}
+
+// userTag takes the user's lock in the transaction ctx carries and returns
+// the entity tag of the user as stored, when cond is to be checked: the
+// change that follows in the transaction changes what the tag names.
+func (a *API) userTag(ctx context.Context, id string, cond condition) (string, error) {
+	if !cond.present {
+		return "", nil
+	}
+	u, err := a.users.LockUser(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return etagOf(userOf(u)), nil
 }
 
 type userChange struct {
@@ -153,14 +176,25 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in userChange
-	if err := decode(w, r, &in); err != nil {
+	// A merge patch's "email": null removes the email; active cannot be.
+	if err := decodePatch(w, r, &in, map[string]func(){
+		"email": func() { in.Email = new("") },
+	}); err != nil {
 		return err
 	}
 	if in.Email == nil && in.Active == nil {
 		return invalid("body", "give email, active or both")
 	}
+	cond, err := parseCondition(r, "If-Match")
+	if err != nil {
+		return err
+	}
 	var u *storage.User
 	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, ev *storage.AuditEvent) error {
+		before, err := a.userTag(ctx, id, cond)
+		if err != nil {
+			return err
+		}
 		if in.Email == nil { // only active: say which way
 			ev.Action = audit.ActionUserEnable
 			if !*in.Active {
@@ -183,12 +217,18 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
 		if !u.Active {
 			ev.Details["revoked_sessions"] = strconv.Itoa(revoked)
 		}
+		// Checked after the change, in its transaction: a refusal the
+		// request would meet anyway (403, 404, 422) comes first (RFC 9110
+		// §13.2.1), and a 412 rolls the change back.
+		if !cond.ifMatch(before) {
+			return precondition()
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, userOf(u))
+	writeRepresentation(w, http.StatusOK, userOf(u))
 	return nil
 }
 
@@ -200,12 +240,26 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err := noBody(r); err != nil {
 		return err
 	}
+	cond, err := parseCondition(r, "If-Match")
+	if err != nil {
+		return err
+	}
 	err = a.change(r, audit.TargetUser, id, func(ctx context.Context, _ *storage.AuditEvent) error {
+		before, err := a.userTag(ctx, id, cond)
+		if err != nil {
+			return err
+		}
 		actor, err := a.actor(ctx)
 		if err != nil {
 			return err
 		}
-		return a.users.DeleteUser(ctx, actor, id)
+		if err := a.users.DeleteUser(ctx, actor, id); err != nil {
+			return err
+		}
+		if !cond.ifMatch(before) { // as in updateUser
+			return precondition()
+		}
+		return nil
 	})
 	if err != nil {
 		return err

@@ -153,6 +153,7 @@ const (
 		`"scopes":["openid"],"audiences":["inventory"],"roles":[],"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z"}`
 	forbidden = `{"type":"urn:gaia-iam:problem:forbidden","title":"Forbidden","status":403,` +
 		`"detail":"the token lacks iam.user.read","required_permission":"iam.user.read"}`
+	etag        = `"3q2-7w_uLCo8qN5bZcVkBw"`
 	jsonType    = "application/json"
 	problemType = "application/problem+json"
 	token       = "Bearer eyJ.e30.sig"
@@ -191,9 +192,14 @@ func (e exchange) build() (*http.Request, *http.Response) {
 	return req, rec.Result()
 }
 
+// tagged are the headers of a user or client as GET and PATCH answer it.
+func tagged() http.Header {
+	return http.Header{"Etag": {etag}, "Accept-Patch": {"application/json, application/merge-patch+json"}}
+}
+
 func TestCheck(t *testing.T) {
 	v := New(t, shipped(t))
-	location := http.Header{"Location": {"/admin/v1/users/" + userID}}
+	location := http.Header{"Location": {"/admin/v1/users/" + userID}, "Etag": {etag}}
 	tests := []struct {
 		name string
 		ex   exchange
@@ -201,33 +207,33 @@ func TestCheck(t *testing.T) {
 	}{
 		{
 			name: "conforming user",
-			ex:   exchange{method: "GET", target: "/admin/v1/users/" + userID, status: 200, respType: jsonType, respBody: user},
+			ex:   exchange{method: "GET", target: "/admin/v1/users/" + userID, status: 200, header: tagged(), respType: jsonType, respBody: user},
 		},
 		{
 			name: "conforming content type with parameters",
-			ex:   exchange{method: "GET", target: "/admin/v1/users/" + userID, status: 200, respType: "application/json; charset=utf-8", respBody: user},
+			ex:   exchange{method: "GET", target: "/admin/v1/users/" + userID, status: 200, header: tagged(), respType: "application/json; charset=utf-8", respBody: user},
 		},
 		{
 			name: "extra property on user",
-			ex: exchange{method: "GET", target: "/admin/v1/users/" + userID, status: 200, respType: jsonType,
+			ex: exchange{method: "GET", target: "/admin/v1/users/" + userID, status: 200, header: tagged(), respType: jsonType,
 				respBody: strings.Replace(user, `"active"`, `"password_hash":"x","active"`, 1)},
 			want: []string{"GET /admin/v1/users/" + userID + " answered 200", "response does not match", "password_hash"},
 		},
 		{
 			name: "missing required member",
-			ex: exchange{method: "GET", target: "/admin/v1/users/" + userID, status: 200, respType: jsonType,
+			ex: exchange{method: "GET", target: "/admin/v1/users/" + userID, status: 200, header: tagged(), respType: jsonType,
 				respBody: strings.Replace(user, `"has_password":true,`, "", 1)},
 			want: []string{"response does not match", "has_password"},
 		},
 		{
 			name: "null where an array is due",
-			ex: exchange{method: "GET", target: "/admin/v1/clients/web", status: 200, respType: jsonType,
+			ex: exchange{method: "GET", target: "/admin/v1/clients/web", status: 200, header: tagged(), respType: jsonType,
 				respBody: strings.Replace(client, `"roles":[]`, `"roles":null`, 1)},
 			want: []string{"response does not match", "roles"},
 		},
 		{
 			name: "time not in UTC",
-			ex: exchange{method: "GET", target: "/admin/v1/users/" + userID, status: 200, respType: jsonType,
+			ex: exchange{method: "GET", target: "/admin/v1/users/" + userID, status: 200, header: tagged(), respType: jsonType,
 				respBody: strings.Replace(user, `"2026-01-02T03:04:05Z"`, `"2026-01-02T04:04:05+01:00"`, 1)},
 			want: []string{"response does not match", "created_at"},
 		},
@@ -238,7 +244,7 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name: "wrong content type",
-			ex:   exchange{method: "GET", target: "/admin/v1/users/" + userID, status: 200, respType: "text/plain", respBody: user},
+			ex:   exchange{method: "GET", target: "/admin/v1/users/" + userID, status: 200, header: tagged(), respType: "text/plain", respBody: user},
 			want: []string{"response does not match", "text/plain"},
 		},
 		{
@@ -256,9 +262,40 @@ func TestCheck(t *testing.T) {
 				status: 201, header: location, respType: jsonType, respBody: user},
 		},
 		{
+			name: "user without its ETag",
+			ex:   exchange{method: "GET", target: "/admin/v1/users/" + userID, status: 200, respType: jsonType, respBody: user},
+			want: []string{"response does not match", "ETag"},
+		},
+		{
+			name: "conforming 304",
+			ex:   exchange{method: "GET", target: "/admin/v1/users/" + userID, status: 304, header: http.Header{"Etag": {etag}}},
+		},
+		{
+			name: "conforming merge patch",
+			ex: exchange{method: "PATCH", target: "/admin/v1/users/" + userID, reqType: "application/merge-patch+json", reqBody: `{"email":null}`,
+				status: 200, header: tagged(), respType: jsonType, respBody: user},
+		},
+		{
+			name: "null in a JSON body accepted",
+			ex: exchange{method: "PATCH", target: "/admin/v1/users/" + userID, reqType: jsonType, reqBody: `{"email":null}`,
+				status: 200, header: tagged(), respType: jsonType, respBody: user},
+			want: []string{"request does not match", "server accepted it"},
+		},
+		{
+			name: "conforming 412",
+			ex: exchange{method: "DELETE", target: "/admin/v1/clients/web", status: 412, respType: problemType,
+				respBody: `{"type":"urn:gaia-iam:problem:precondition-failed","title":"Precondition failed","status":412,"detail":"changed"}`},
+		},
+		{
+			name: "415 of a PATCH without Accept-Patch",
+			ex: exchange{method: "PATCH", target: "/admin/v1/users/" + userID, reqType: "text/plain", reqBody: `x`, status: 415, respType: problemType,
+				respBody: `{"type":"urn:gaia-iam:problem:unsupported-media-type","title":"Unsupported media type","status":415,"detail":"json"}`},
+			want: []string{"response does not match", "Accept-Patch"},
+		},
+		{
 			name: "create without Location",
 			ex: exchange{method: "POST", target: "/admin/v1/users", reqType: jsonType, reqBody: `{"username":"alice"}`,
-				status: 201, respType: jsonType, respBody: user},
+				status: 201, header: http.Header{"Etag": {etag}}, respType: jsonType, respBody: user},
 			want: []string{"response does not match", "Location"},
 		},
 		{
@@ -335,14 +372,14 @@ func TestCheck(t *testing.T) {
 			name: "confidential client without its secret",
 			ex: exchange{method: "POST", target: "/admin/v1/clients", reqType: jsonType,
 				reqBody: `{"client_id":"web","name":"Web","grant_types":["password","refresh_token"]}`,
-				status:  201, header: http.Header{"Location": {"/admin/v1/clients/web"}}, respType: jsonType, respBody: client},
+				status:  201, header: http.Header{"Location": {"/admin/v1/clients/web"}, "Etag": {etag}}, respType: jsonType, respBody: client},
 			want: []string{"response does not match", "client_secret"},
 		},
 		{
 			name: "conforming confidential client",
 			ex: exchange{method: "POST", target: "/admin/v1/clients", reqType: jsonType,
 				reqBody: `{"client_id":"web","name":"Web","grant_types":["password","refresh_token"]}`,
-				status:  201, header: http.Header{"Location": {"/admin/v1/clients/web"}}, respType: jsonType,
+				status:  201, header: http.Header{"Location": {"/admin/v1/clients/web"}, "Etag": {etag}}, respType: jsonType,
 				respBody: strings.Replace(client, `"roles"`, `"client_secret":"`+strings.Repeat("s", 43)+`","roles"`, 1)},
 		},
 		{
@@ -388,11 +425,11 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name: "handler tested bare, without the base path",
-			ex:   exchange{method: "GET", target: "/users/" + userID, status: 200, respType: jsonType, respBody: user},
+			ex:   exchange{method: "GET", target: "/users/" + userID, status: 200, header: tagged(), respType: jsonType, respBody: user},
 		},
 		{
 			name: "handler tested bare, drifted",
-			ex:   exchange{method: "GET", target: "/users/" + userID, status: 200, respType: jsonType, respBody: `{}`},
+			ex:   exchange{method: "GET", target: "/users/" + userID, status: 200, header: tagged(), respType: jsonType, respBody: `{}`},
 			want: []string{"GET /users/" + userID + " answered 200", "response does not match", "(getUser, GET /users/{id})"},
 		},
 	}
@@ -425,7 +462,7 @@ func TestCheckRestoresBodies(t *testing.T) {
 	v := New(t, shipped(t))
 	reqBody := `{"username":"alice"}`
 	req, resp := exchange{method: "POST", target: "/admin/v1/users", reqType: jsonType, reqBody: reqBody,
-		status: 201, header: http.Header{"Location": {"/admin/v1/users/" + userID}}, respType: jsonType, respBody: user}.build()
+		status: 201, header: http.Header{"Location": {"/admin/v1/users/" + userID}, "Etag": {etag}}, respType: jsonType, respBody: user}.build()
 	v.Check(t, req, nil, resp, nil)
 	for name, r := range map[string]struct {
 		body io.Reader
@@ -445,7 +482,7 @@ func TestCoverage(t *testing.T) {
 		t.Fatalf("Uncovered() before any Check = %d operations, want all %d", len(all), len(v.Operations()))
 	}
 	for _, ex := range []exchange{
-		{method: "GET", target: "/admin/v1/users/" + userID, status: 200, respType: jsonType, respBody: user},
+		{method: "GET", target: "/admin/v1/users/" + userID, status: 200, header: tagged(), respType: jsonType, respBody: user},
 		{method: "GET", target: "/admin/v1/users/" + userID, status: 403, respType: problemType,
 			header: http.Header{"Www-Authenticate": {`Bearer realm="gaia-iam-admin", error="insufficient_scope"`}}, respBody: forbidden},
 		{method: "DELETE", target: "/admin/v1/users/" + userID, status: 204},
@@ -480,6 +517,8 @@ func TestTransport(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		gotBody = string(b)
 		w.Header().Set("Content-Type", jsonType)
+		w.Header().Set("ETag", etag)
+		w.Header().Set("Accept-Patch", "application/json, application/merge-patch+json")
 		switch r.URL.Path {
 		case "/admin/v1/users":
 			w.Header().Set("Location", "/admin/v1/users/"+userID)
@@ -535,7 +574,7 @@ func TestCheckConcurrently(t *testing.T) {
 	for i := range 8 {
 		wg.Go(func() {
 			for range 5 {
-				ex := exchange{method: "GET", target: "/admin/v1/users/" + userID, status: 200, respType: jsonType, respBody: user}
+				ex := exchange{method: "GET", target: "/admin/v1/users/" + userID, status: 200, header: tagged(), respType: jsonType, respBody: user}
 				if i%2 == 1 {
 					ex.respBody = strings.Replace(user, `"email":""`, `"email":1`, 1)
 				}
