@@ -28,3 +28,23 @@ func TestAuditAppendOnly(t *testing.T) {
 		return err
 	}, `TRUNCATE audit_events`)
 }
+
+// TestAuditPurgeKeepsYoung checks that the schema lets only expired events
+// be deleted, whatever SQL reaches the database.
+func TestAuditPurgeKeepsYoung(t *testing.T) {
+	ctx := t.Context()
+	schema := storagetest.PostgresSchema(t, postgresURL(t))
+	s := storagetest.OpenPostgres(t, schema)
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	storagetest.AuditPurgeKeepsYoung(t, s, func(ctx context.Context, stmt string) error {
+		_, err := conn.Exec(ctx, stmt)
+		return err
+	})
+}

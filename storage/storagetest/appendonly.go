@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/gaia-platform/iam/storage"
 )
@@ -40,5 +41,58 @@ func AuditAppendOnly(t *testing.T, s storage.Store, exec func(ctx context.Contex
 	got, err := s.ListAudit(ctx, storage.AuditFilter{})
 	if want := []storage.AuditEvent{events[1], events[0]}; err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("ListAudit after the attempts = %+v, %v, want %+v", got, err, want)
+	}
+}
+
+// AuditPurgeKeepsYoung checks that, once a retention is recorded, the
+// schema lets an event older than it be deleted and refuses to delete any
+// younger one, whatever SQL reaches the database through exec (a
+// connection of the backend's own that bypasses s): a purge with a wrong
+// cutoff, or a stray DELETE, cannot remove young entries.
+func AuditPurgeKeepsYoung(t *testing.T, s storage.Store, exec func(ctx context.Context, stmt string) error) {
+	t.Helper()
+	ctx := t.Context()
+	const retention = 365 * 24 * time.Hour
+	old := storage.AuditEvent{ActorType: "system", Action: "old", Outcome: "success", Time: time.Now().Add(-retention - 48*time.Hour)}
+	// A day younger than the retention: a cutoff off by hours spares it.
+	edge := storage.AuditEvent{ActorType: "system", Action: "edge", Outcome: "success", Time: time.Now().Add(-retention + 24*time.Hour)}
+	young := storage.AuditEvent{ActorType: "user", Action: "young", Outcome: "success"}
+	if err := s.AppendAudit(ctx, []storage.AuditEvent{old, edge, young}); err != nil {
+		t.Fatal(err)
+	}
+	// Before any retention is recorded, even the old event stays.
+	if err := exec(ctx, `DELETE FROM audit_events WHERE action = 'old'`); err == nil {
+		t.Errorf("DELETE of an old event before any retention = nil error, want it refused")
+	}
+	if _, err := s.PurgeAudit(ctx, retention, 1); err != nil {
+		t.Fatal(err)
+	}
+	older := storage.AuditEvent{ActorType: "system", Action: "old", Outcome: "success", Time: old.Time}
+	if err := s.AppendAudit(ctx, []storage.AuditEvent{older}); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`DELETE FROM audit_events`,
+		`DELETE FROM audit_events WHERE action <> 'old'`,
+		`DELETE FROM audit_events WHERE action = 'edge'`,
+		`UPDATE audit_retention SET retention_seconds = 0`,
+		`UPDATE audit_retention SET retention_seconds = 3600`,
+		`UPDATE audit_events SET action = 'old'`,
+	} {
+		if err := exec(ctx, stmt); err == nil {
+			t.Errorf("%s with a retention recorded = nil error, want it refused", stmt)
+		}
+	}
+	got, err := s.ListAudit(ctx, storage.AuditFilter{})
+	if err != nil || len(got) != 3 || got[0].Action != "old" || got[1].Action != "young" || got[2].Action != "edge" {
+		t.Fatalf("ListAudit after the refused statements = %+v, %v, want the old, young and edge events", got, err)
+	}
+	// The expired event may go, by any statement.
+	if err := exec(ctx, `DELETE FROM audit_events WHERE action = 'old'`); err != nil {
+		t.Errorf("DELETE of an event older than the retention: %v", err)
+	}
+	got, err = s.ListAudit(ctx, storage.AuditFilter{})
+	if err != nil || len(got) != 2 || got[0].Action != "young" || got[1].Action != "edge" {
+		t.Errorf("ListAudit after deleting the expired event = %+v, %v, want the young and edge events", got, err)
 	}
 }
