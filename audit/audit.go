@@ -99,6 +99,10 @@ const (
 	ActionSeedCreate = "seed.create"
 	ActionSeedUpdate = "seed.update"
 	ActionSeedDelete = "seed.delete"
+	// ActionAuditPurge is a purge of the audit events older than the
+	// retention, by ActorSystem (serve) or ActorOperator (the CLI); its
+	// details give the count deleted and the retention.
+	ActionAuditPurge = "audit.purge"
 )
 
 // Detail keys (storage.AuditEvent.Details).
@@ -111,6 +115,8 @@ const (
 	DetailFreshKey = "fresh_kid"
 	// DetailActivatesAt is when the key of a key.rotate starts signing (RFC 3339).
 	DetailActivatesAt = "activates_at"
+	// DetailRetention is the retention of an audit.purge (a Go duration).
+	DetailRetention = "retention"
 )
 
 // ClientIP returns the address r came from: the host of its RemoteAddr,

@@ -50,6 +50,9 @@ type Config struct {
 	Login guard.Policy
 	// Ops: metrics, request log, TLS.
 	Ops Ops
+	// AuditRetention is how long audit events are kept; 0 keeps them
+	// forever. See parseRetention.
+	AuditRetention time.Duration
 }
 
 // setting is one flag and its environment variable.
@@ -85,6 +88,7 @@ var settings = []setting{
 	{"login-address-window", "GAIA_LOGIN_ADDRESS_WINDOW", "5m", "window of --login-address-failures"},
 	{"login-state-cache-ttl", "GAIA_LOGIN_STATE_CACHE_TTL", "1s", "how long a server trusts the failure counts of a client or address it read; 0 to read every time"},
 	{"block-list-refresh", "GAIA_BLOCK_LIST_REFRESH", "5s", "how often a server reloads the block list, so changes made elsewhere reach it"},
+	{"audit-retention", "GAIA_AUDIT_RETENTION", "0", "how long audit events are kept, e.g. 365d or 8760h (at least 1d); older ones are purged hourly by serve and by 'gaia-iam audit purge'; 0 keeps them forever"},
 }
 
 // parseConfig reads the settings from args (flags) over getenv over the
@@ -185,6 +189,11 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 		errs = append(errs, fmt.Errorf("--log-format: %q is neither text nor json", cfg.LogFormat))
 	}
 	errs = append(errs, readOps(values, &cfg.Ops)...)
+	if d, err := parseRetention(*values["audit-retention"]); err != nil {
+		errs = append(errs, fmt.Errorf("--audit-retention: %w", err))
+	} else {
+		cfg.AuditRetention = d
+	}
 	if cfg.Issuer == "" {
 		var err error
 		if cfg.Issuer, err = defaultIssuer(cfg.Listen, cfg.Ops.TLSCertFile != ""); err != nil {
@@ -278,6 +287,8 @@ func commandSettings(command string) func(flag string) bool {
 		own = database
 	case "seed":
 		own = slices.Concat(database, kek, []string{"seed-file", "seed-cascade"})
+	case "audit":
+		own = slices.Concat(database, []string{"audit-retention"})
 	case "keys":
 		// The retention of a rotated key follows the token lifetime and refresh interval.
 		own = slices.Concat(database, kek, []string{"access-token-ttl", "key-refresh-interval", "key-publish-delay"})

@@ -10,6 +10,7 @@
 //	                            manage OAuth clients from the command line
 //	gaia-iam block add|list|remove, gaia-iam user unlock
 //	                            login protection: the block list, locked accounts
+//	gaia-iam audit purge|export the audit log's retention and export
 //
 // Every setting flag has a GAIA_* environment equivalent; a flag wins over
 // the environment. A password or client secret is never a flag.
@@ -119,6 +120,8 @@ func dispatch(ctx context.Context, args []string, s sys) error {
 		return clientCmd(ctx, args[1:], s)
 	case "block":
 		return blockCmd(ctx, args[1:], s)
+	case "audit":
+		return auditCmd(ctx, args[1:], s)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "gaia-iam", versionString())
 		return nil
@@ -197,6 +200,8 @@ Commands:
   block remove CIDR  lift a block
   client list        list the OAuth clients
   client delete      delete a client and revoke its refresh tokens: --client-id ID
+  audit purge        delete the audit events older than --audit-retention: [--dry-run]
+  audit export       write audit events as JSON lines: --since TIME|DURATION [--until TIME|DURATION] [--out FILE]
 
 A password or client secret is never taken as a flag: --password-stdin reads
 the first line of standard input; without it, and for client secrets, one is
