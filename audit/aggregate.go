@@ -18,6 +18,15 @@ const (
 	DetailLastAt = "last_at"
 )
 
+// Count returns how many occurrences e stands for: its DetailCount when
+// it is a summary of unauthenticated failures, else 1.
+func Count(e storage.AuditEvent) int {
+	if n, err := strconv.Atoi(e.Details[DetailCount]); err == nil && n > 0 {
+		return n
+	}
+	return 1
+}
+
 // aggregator folds unauthenticated failures: per window, the first of a
 // kind passes, the others are counted into one summary. Safe for
 // concurrent use.
