@@ -64,11 +64,11 @@ func Purge(ctx context.Context, store PurgeStore, retention time.Duration, actor
 }
 
 // RunPurge purges the events older than retention every interval, the
-// first time after a random part of a minute (so that replicas started
-// together do not purge together), until ctx ends. A failure is logged
-// and tried again at the next interval.
+// first time after a random part of a minute or of interval, the shorter
+// (so that replicas started together do not purge together), until ctx
+// ends. A failure is logged and tried again at the next interval.
 func RunPurge(ctx context.Context, store PurgeStore, retention, interval time.Duration, log *slog.Logger) {
-	wait := time.Duration(rand.Int64N(int64(time.Minute)))
+	wait := time.Duration(rand.Int64N(int64(min(interval, time.Minute))))
 	for {
 		t := time.NewTimer(wait)
 		select {
