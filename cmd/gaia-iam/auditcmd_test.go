@@ -182,3 +182,34 @@ func TestAuditExportCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditHelp: each audit command's help lists its own flags only.
+func TestAuditHelp(t *testing.T) {
+	for _, c := range []struct {
+		cmd        string
+		want, not []string
+	}{
+		{"purge", []string{"-dry-run", "-audit-retention", "GAIA_AUDIT_RETENTION", "-database-url"}, []string{"-since", "-listen"}},
+		{"export", []string{"-since", "-until", "-out", "-database-url"}, []string{"-audit-retention", "-dry-run", "-listen"}},
+	} {
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), []string{"audit", c.cmd, "-h"}, testEnv(nil), &out, &errOut); err != nil {
+			t.Fatalf("audit %s -h: %v", c.cmd, err)
+		}
+		help := errOut.String()
+		for _, w := range c.want {
+			if !strings.Contains(help, w) {
+				t.Errorf("audit %s -h lacks %s:\n%s", c.cmd, w, help)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(help, n+" ") {
+				t.Errorf("audit %s -h lists %s, not its own:\n%s", c.cmd, n, help)
+			}
+		}
+	}
+	var errOut bytes.Buffer
+	if err := run(context.Background(), []string{"audit"}, testEnv(nil), &bytes.Buffer{}, &errOut); err == nil || !strings.Contains(errOut.String(), "usage: gaia-iam audit") {
+		t.Errorf("audit with no command = %v, %q, want its usage", err, errOut.String())
+	}
+}

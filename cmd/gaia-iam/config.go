@@ -288,7 +288,10 @@ func commandSettings(command string) func(flag string) bool {
 	case "seed":
 		own = slices.Concat(database, kek, []string{"seed-file", "seed-cascade"})
 	case "audit":
-		own = slices.Concat(database, []string{"audit-retention"})
+		own = database
+		if command == "audit purge" {
+			own = slices.Concat(database, []string{"audit-retention"})
+		}
 	case "keys":
 		// The retention of a rotated key follows the token lifetime and refresh interval.
 		own = slices.Concat(database, kek, []string{"access-token-ttl", "key-refresh-interval", "key-publish-delay"})
