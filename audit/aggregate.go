@@ -37,6 +37,10 @@ type aggregator struct {
 	mu    sync.Mutex
 	start time.Time           // guarded by mu: the current window's start
 	kinds map[kind]*aggregate // guarded by mu: the current window's kinds
+	// ended holds the summaries of windows that ended, until expired or
+	// all takes them: Record never writes them itself, so a request
+	// waits for at most its own event. Guarded by mu.
+	ended []storage.AuditEvent
 }
 
 // kind is what failures aggregate by. network is the address's /24 (IPv4)
@@ -57,13 +61,14 @@ func newAggregator(window time.Duration, max int) *aggregator {
 }
 
 // admit reports whether e, an unauthenticated failure, is to be written as
-// it is; if not, it is counted into its kind's summary. It returns the
-// summaries of the window that ended, if e's time starts a new one.
-func (a *aggregator) admit(e storage.AuditEvent) (write bool, ended []storage.AuditEvent) {
+// it is; if not, it is counted into its kind's summary. When e's time
+// starts a new window, the summaries of the one that ended are kept for
+// expired.
+func (a *aggregator) admit(e storage.AuditEvent) (write bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if w := e.Time.Truncate(a.window); w.After(a.start) {
-		ended = a.takeLocked()
+		a.ended = append(a.ended, a.takeLocked()...)
 		a.start = w
 	}
 	k := kind{action: e.Action, reason: e.Details[DetailReason], clientID: e.ClientID,
@@ -77,7 +82,7 @@ func (a *aggregator) admit(e storage.AuditEvent) (write bool, ended []storage.Au
 	}
 	if !ok {
 		a.kinds[k] = &aggregate{}
-		return true, ended
+		return true
 	}
 	if agg.count == 0 {
 		agg.summary = e
@@ -88,18 +93,20 @@ func (a *aggregator) admit(e storage.AuditEvent) (write bool, ended []storage.Au
 	}
 	agg.count++
 	agg.last = e.Time
-	return false, ended
+	return false
 }
 
-// expired returns the summaries of the window before now's, if it has not
-// been taken yet, and forgets it.
+// expired returns the summaries of the windows that ended before now's,
+// and forgets them.
 func (a *aggregator) expired(now time.Time) []storage.AuditEvent {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if w := now.Truncate(a.window); !w.After(a.start) {
-		return nil
+	out := a.ended
+	a.ended = nil
+	if w := now.Truncate(a.window); w.After(a.start) {
+		out = append(out, a.takeLocked()...)
 	}
-	return a.takeLocked()
+	return out
 }
 
 // all returns the summaries of the current window so far, for Flush: the
@@ -108,7 +115,9 @@ func (a *aggregator) expired(now time.Time) []storage.AuditEvent {
 func (a *aggregator) all() []storage.AuditEvent {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.summariesLocked(false)
+	out := append(a.ended, a.summariesLocked(false)...)
+	a.ended = nil
+	return out
 }
 
 // takeLocked returns the summaries and forgets every kind.

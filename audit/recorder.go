@@ -195,9 +195,7 @@ func (r *Recorder) queueAll(ctx context.Context, summaries []storage.AuditEvent)
 func (r *Recorder) Record(ctx context.Context, e storage.AuditEvent) {
 	r.stamp(&e)
 	if r.agg != nil && e.ActorType == ActorAnonymous && e.Outcome == Failure {
-		write, summaries := r.agg.admit(e)
-		r.queueAll(ctx, summaries)
-		if !write {
+		if !r.agg.admit(e) {
 			return
 		}
 	}
