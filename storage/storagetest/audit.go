@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,6 +32,7 @@ var auditCases = []testCase{
 	{"Purge", testAuditPurge},
 	{"PurgeTx", testAuditPurgeTx},
 	{"PurgeInvalid", testAuditPurgeInvalid},
+	{"PurgeConcurrent", testAuditPurgeConcurrent},
 	{"Export", testAuditExport},
 }
 
@@ -599,4 +602,44 @@ func testAuditExport(t *testing.T, s storage.Store) {
 	if !errors.Is(err, errStop) || calls != 10 {
 		t.Errorf("ExportAudit stopped by its function after %d calls: %v, want %v after 10", calls, err, errStop)
 	}
+}
+
+// testAuditPurgeConcurrent purges from several goroutines at once, as
+// replicas do: together they delete each expired event once, and fail
+// nowhere.
+func testAuditPurgeConcurrent(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	const n = 2000
+	for start := 0; start < n; start += 500 {
+		events := make([]storage.AuditEvent, 500)
+		for i := range events {
+			events[i] = aged("old", year+time.Duration(start+i)*time.Minute)
+		}
+		appendAudit(t, s, events...)
+	}
+	young := appendAudit(t, s, auditEvent("young"))
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k, err := s.PurgeAudit(ctx, year, 300)
+				if err != nil {
+					t.Errorf("PurgeAudit concurrently: %v", err)
+					return
+				}
+				total.Add(k)
+				if k == 0 {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got := total.Load(); got != n {
+		t.Errorf("concurrent purges deleted %d events, want %d", got, n)
+	}
+	wantAudit(t, s, "after concurrent purges", storage.AuditFilter{}, young...)
 }
