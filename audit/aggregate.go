@@ -16,6 +16,10 @@ const (
 	// DetailLastAt is the time of the last of them (RFC 3339); the
 	// summary's Time is that of the first.
 	DetailLastAt = "last_at"
+	// DetailNetwork is the network they came from (192.0.2.0/24,
+	// 2001:db8::/64), or "any" past MaxAggregates; the summary's ClientIP
+	// is the first one's address.
+	DetailNetwork = "network"
 )
 
 // Count returns how many occurrences e stands for: its DetailCount when
@@ -52,6 +56,7 @@ type kind struct {
 // aggregate is a kind's failures of a window after the first.
 type aggregate struct {
 	summary storage.AuditEvent // the second failure, the summary's template; unset while count is 0
+	network string             // DetailNetwork of the summary
 	count   int
 	last    time.Time
 }
@@ -86,8 +91,9 @@ func (a *aggregator) admit(e storage.AuditEvent) (write bool) {
 	}
 	if agg.count == 0 {
 		agg.summary = e
-		agg.summary.ClientIP = k.network
+		agg.network = k.network
 		if k.network == "*" {
+			agg.network = "any"
 			agg.summary.ClientIP, agg.summary.ClientID, agg.summary.TargetType, agg.summary.TargetID = "", "", "", ""
 		}
 	}
@@ -134,12 +140,15 @@ func (a *aggregator) summariesLocked(forget bool) []storage.AuditEvent {
 			continue
 		}
 		e := agg.summary
-		d := make(map[string]string, len(e.Details)+2)
+		d := make(map[string]string, len(e.Details)+3)
 		for k, v := range e.Details {
 			d[k] = v
 		}
 		d[DetailCount] = strconv.Itoa(agg.count)
 		d[DetailLastAt] = agg.last.UTC().Format(time.RFC3339Nano)
+		if agg.network != "" {
+			d[DetailNetwork] = agg.network
+		}
 		e.Details = d
 		out = append(out, e)
 		agg.count = 0

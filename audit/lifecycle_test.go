@@ -134,7 +134,10 @@ func TestAggregate(t *testing.T) {
 	nets := map[string]bool{}
 	for _, e := range events {
 		if e.Details[audit.DetailCount] != "" {
-			nets[e.ClientIP] = true
+			nets[e.Details[audit.DetailNetwork]] = true
+			if !strings.HasPrefix(e.ClientIP, strings.TrimSuffix(strings.TrimSuffix(e.Details[audit.DetailNetwork], "0/24"), "/64")) {
+				t.Errorf("summary of %s has the address %s, want one of that network", e.Details[audit.DetailNetwork], e.ClientIP)
+			}
 			if e.Details[audit.DetailReason] == "" || e.Details[audit.DetailLastAt] == "" {
 				t.Errorf("summary %+v lacks its reason or last_at", e)
 			}

@@ -33,7 +33,7 @@ type Options struct {
 	// first anonymous failure of a kind (action, reason, client_id,
 	// target, and address network: IPv4 /24, IPv6 /64) in a window is
 	// written as it is; the others of the window become one summary
-	// event with their count. The table then grows by at most two rows
+	// event with their count and network (DetailCount, DetailNetwork). The table then grows by at most two rows
 	// per kind and window, however many failures there are (default 1m;
 	// negative: write each one).
 	AggregateWindow time.Duration
