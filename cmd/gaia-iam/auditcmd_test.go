@@ -186,7 +186,7 @@ func TestAuditExportCommand(t *testing.T) {
 // TestAuditHelp: each audit command's help lists its own flags only.
 func TestAuditHelp(t *testing.T) {
 	for _, c := range []struct {
-		cmd        string
+		cmd       string
 		want, not []string
 	}{
 		{"purge", []string{"-dry-run", "-audit-retention", "GAIA_AUDIT_RETENTION", "-database-url"}, []string{"-since", "-listen"}},
