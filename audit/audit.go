@@ -104,6 +104,10 @@ const (
 	ActionSeedCreate = "seed.create"
 	ActionSeedUpdate = "seed.update"
 	ActionSeedDelete = "seed.delete"
+	// ActionAuditPurge is a purge of the audit events older than the
+	// retention, by ActorSystem (serve) or ActorOperator (the CLI); its
+	// details give the count deleted and the retention.
+	ActionAuditPurge = "audit.purge"
 )
 
 // Detail keys (storage.AuditEvent.Details).
@@ -121,6 +125,8 @@ const (
 	DetailOldKEK      = "old_kek"
 	DetailSigningKeys = "signing_keys"
 	DetailDataKeys    = "data_keys"
+	// DetailRetention is the retention of an audit.purge (a Go duration).
+	DetailRetention = "retention"
 )
 
 // ClientIP returns the address r came from: the host of its RemoteAddr,

@@ -21,8 +21,26 @@ type Appender interface {
 // Options tune a Recorder; zero values take the defaults.
 type Options struct {
 	// QueueSize bounds the events waiting for the writer (default 8192).
-	// When it is full, Record waits.
+	// When it is full, Record waits up to MaxWait.
 	QueueSize int
+	// MaxWait bounds how long Record waits for room in a full queue (the
+	// database stalled or too slow) before it drops the event, counts it
+	// (Dropped) and logs it, at most one line per DropLogInterval: the
+	// token endpoint never waits on the audit log longer than this
+	// (default 50ms; negative: no wait).
+	MaxWait time.Duration
+	// AggregateWindow is the window of unauthenticated failures: the
+	// first anonymous failure of a kind (action, reason, client_id,
+	// target, and address network: IPv4 /24, IPv6 /64) in a window is
+	// written as it is; the others of the window become one summary
+	// event with their count and network (DetailCount, DetailNetwork). The table then grows by at most two rows
+	// per kind and window, however many failures there are (default 1m;
+	// negative: write each one).
+	AggregateWindow time.Duration
+	// MaxAggregates bounds the kinds aggregated in one window (default
+	// 1024); beyond it, failures aggregate by action and reason alone, so
+	// that no sweep of addresses or clients makes more rows.
+	MaxAggregates int
 	// BatchSize bounds the events appended in one call (default 512).
 	BatchSize int
 	// Retries is how many times a failed batch is tried again before its
@@ -50,6 +68,13 @@ const (
 	DefaultRetries   = 3
 	DefaultBackoff   = 100 * time.Millisecond
 	DefaultLinger    = 10 * time.Millisecond
+	DefaultMaxWait   = 50 * time.Millisecond
+	// DefaultAggregateWindow and DefaultMaxAggregates: see Options.
+	DefaultAggregateWindow = time.Minute
+	DefaultMaxAggregates   = 1024
+	// DropLogInterval is the least time between two log lines of dropped
+	// events; each says how many were dropped since the last.
+	DropLogInterval = 10 * time.Second
 )
 
 // Recorder records audit events; see the package documentation. Its
@@ -73,6 +98,12 @@ type Recorder struct {
 	// lost counts the events given up since the last flush request was
 	// answered; owned by the writer goroutine.
 	lost int
+
+	agg *aggregator // nil when AggregateWindow is negative
+
+	dropMu       sync.Mutex
+	dropUnsaid   int       // guarded by dropMu: dropped and not yet logged
+	dropLoggedAt time.Time // guarded by dropMu
 }
 
 // item is a queued event, or a flush request when flushed is set.
@@ -104,6 +135,15 @@ func New(store Appender, log *slog.Logger, opts Options) *Recorder {
 	if opts.Now == nil {
 		opts.Now = storage.Now
 	}
+	if opts.MaxWait == 0 {
+		opts.MaxWait = DefaultMaxWait
+	}
+	if opts.AggregateWindow == 0 {
+		opts.AggregateWindow = DefaultAggregateWindow
+	}
+	if opts.MaxAggregates <= 0 {
+		opts.MaxAggregates = DefaultMaxAggregates
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Recorder{
 		store:  store,
@@ -115,24 +155,92 @@ func New(store Appender, log *slog.Logger, opts Options) *Recorder {
 		done:   make(chan struct{}),
 		cancel: cancel,
 	}
+	if opts.AggregateWindow > 0 {
+		r.agg = newAggregator(opts.AggregateWindow, opts.MaxAggregates)
+		go r.expire()
+	}
 	go r.run(ctx)
 	return r
 }
 
+// expire writes the summaries of the windows that have ended, once a
+// window, until Close.
+func (r *Recorder) expire() {
+	t := time.NewTicker(r.opts.AggregateWindow)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			r.queueAll(context.Background(), r.agg.expired(r.opts.Now()))
+		case <-r.stop:
+			return
+		}
+	}
+}
+
+// queueAll records summaries as Record records an event.
+func (r *Recorder) queueAll(ctx context.Context, summaries []storage.AuditEvent) {
+	for _, e := range summaries {
+		r.queue1(ctx, e)
+	}
+}
+
 // Record stamps e with an ID and the time, unless it has them, and queues
 // it for the writer. It returns at once unless the queue is full; then it
-// waits for room until ctx ends, and if ctx ends first the event is lost
-// and logged as such. After Close, Record writes e itself.
+// waits for room up to Options.MaxWait or until ctx ends, and then the
+// event is dropped: counted and logged (at most one line per
+// DropLogInterval). An unauthenticated failure (actor anonymous, outcome
+// failure) may be folded into a summary instead; see
+// Options.AggregateWindow. After Close, Record writes e itself.
 func (r *Recorder) Record(ctx context.Context, e storage.AuditEvent) {
 	r.stamp(&e)
-	err := r.enqueue(ctx, item{event: e})
+	if r.agg != nil && e.ActorType == ActorAnonymous && e.Outcome == Failure {
+		if !r.agg.admit(e) {
+			return
+		}
+	}
+	r.queue1(ctx, e)
+}
+
+// queue1 queues e, or writes it itself after Close; a failure drops it.
+func (r *Recorder) queue1(ctx context.Context, e storage.AuditEvent) {
+	err := r.enqueueBounded(ctx, item{event: e})
 	if errors.Is(err, errClosed) {
 		err = r.store.AppendAudit(ctx, []storage.AuditEvent{e})
 	}
 	if err != nil {
 		r.dropped(1)
-		r.log.ErrorContext(ctx, "audit event lost", "action", e.Action, "event_id", e.ID, "error", err)
+		r.logDrop(ctx, e, err)
 	}
+}
+
+// enqueueBounded is enqueue waiting at most Options.MaxWait.
+func (r *Recorder) enqueueBounded(ctx context.Context, it item) error {
+	if r.opts.MaxWait < 0 {
+		ctx, cancel := context.WithCancel(ctx)
+		cancel()
+		return r.enqueue(ctx, it)
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.opts.MaxWait)
+	defer cancel()
+	return r.enqueue(ctx, it)
+}
+
+// logDrop logs a dropped event: at once if no line was logged in the last
+// DropLogInterval, with the number dropped since the last line; else it
+// only counts it for the next line. It names the event by ID and action.
+func (r *Recorder) logDrop(ctx context.Context, e storage.AuditEvent, err error) {
+	r.dropMu.Lock()
+	r.dropUnsaid++
+	now := time.Now()
+	if !r.dropLoggedAt.IsZero() && now.Sub(r.dropLoggedAt) < DropLogInterval {
+		r.dropMu.Unlock()
+		return
+	}
+	n := r.dropUnsaid
+	r.dropUnsaid, r.dropLoggedAt = 0, now
+	r.dropMu.Unlock()
+	r.log.ErrorContext(ctx, "audit events dropped", "count", n, "action", e.Action, "event_id", e.ID, "error", err)
 }
 
 // Write stamps each event as Record does and appends them at once, in the
@@ -151,6 +259,9 @@ func (r *Recorder) Write(ctx context.Context, events ...storage.AuditEvent) erro
 // Flush waits until every event recorded before the call has been written,
 // or given up after retries, which is an error; or until ctx ends.
 func (r *Recorder) Flush(ctx context.Context) error {
+	if r.agg != nil {
+		r.queueAll(ctx, r.agg.all())
+	}
 	flushed := make(chan error, 1)
 	err := r.enqueue(ctx, item{flushed: flushed})
 	if errors.Is(err, errClosed) {
@@ -177,6 +288,9 @@ func (r *Recorder) Flush(ctx context.Context) error {
 // Close are written one by one, synchronously.
 func (r *Recorder) Close(ctx context.Context) error {
 	r.once.Do(func() {
+		if r.agg != nil {
+			r.queueAll(ctx, r.agg.all())
+		}
 		r.mu.Lock()
 		r.closed = true
 		r.mu.Unlock()

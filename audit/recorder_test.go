@@ -102,8 +102,10 @@ func newRecorder(t *testing.T, a audit.Appender, opts audit.Options) (*audit.Rec
 	return r, logs
 }
 
+// event returns a failed login of a known user: not an unauthenticated
+// failure, so it is never aggregated.
 func event(i int) storage.AuditEvent {
-	return storage.AuditEvent{ActorType: audit.ActorAnonymous, Action: audit.ActionAuthPassword, Outcome: audit.Failure,
+	return storage.AuditEvent{ActorType: audit.ActorUser, ActorID: "u1", Action: audit.ActionAuthPassword, Outcome: audit.Failure,
 		Details: map[string]string{"n": fmt.Sprint(i)}}
 }
 
@@ -279,11 +281,11 @@ func TestCloseTimeout(t *testing.T) {
 	}
 }
 
-// TestFullQueueBlocks: Record waits while the queue is full and proceeds
-// when the writer makes room; nothing is dropped.
+// TestFullQueueBlocks: Record waits while the queue is full, up to
+// MaxWait, and proceeds when the writer makes room; nothing is dropped.
 func TestFullQueueBlocks(t *testing.T) {
 	a := &appender{entered: make(chan struct{}, 1), gate: make(chan struct{})}
-	r, _ := newRecorder(t, a, audit.Options{QueueSize: 2, BatchSize: 2})
+	r, _ := newRecorder(t, a, audit.Options{QueueSize: 2, BatchSize: 2, MaxWait: time.Hour})
 	r.Record(t.Context(), event(0))
 	<-a.entered // event 0 is with the writer, which waits for the gate
 	r.Record(t.Context(), event(1))

@@ -153,7 +153,7 @@ func (a countingAppender) AppendAudit(ctx context.Context, events []storage.Audi
 		a.m.auditWritten.WithLabelValues(e.Action).Inc()
 		switch {
 		case e.Action == audit.ActionAuthPassword && e.Outcome == audit.Failure:
-			a.m.loginFailures.Inc()
+			a.m.loginFailures.Add(float64(audit.Count(e))) // a summary stands for several
 		case e.Action == audit.ActionAuthRefreshReuse:
 			a.m.refreshReuse.Inc()
 		case e.Action == audit.ActionAuthLockout:

@@ -104,6 +104,9 @@ type Config struct {
 	// long a signed list is served; zero takes statuslist's defaults.
 	StatusListTTL   time.Duration
 	StatusListCache time.Duration
+	// AuditQueueSize bounds the login and token events waiting for the
+	// database; 0 is audit.DefaultQueueSize. Tests make it small to fill.
+	AuditQueueSize int
 }
 
 // Server is a ready-to-serve Gaia IAM.
@@ -263,7 +266,7 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 	}
 	var m *metrics
 	var appender audit.Appender = store
-	var opts audit.Options
+	opts := audit.Options{QueueSize: cfg.AuditQueueSize}
 	if !cfg.NoMetrics {
 		m = newMetrics(store, ring)
 		appender = countingAppender{next: store, m: m}

@@ -63,7 +63,28 @@ type Audit interface {
 	// slice. A Limit out of range, or a Before that is not a UUID, is
 	// ErrInvalid.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// ExpiredAudit counts the events older than retention, by the
+	// database's clock: those PurgeAudit would delete.
+	ExpiredAudit(ctx context.Context, retention time.Duration) (int64, error)
+	// PurgeAudit records retention as the log's retention and deletes up
+	// to limit events older than it, by the database's clock, oldest
+	// first, in the transaction ctx carries if any; it returns how many it
+	// deleted. The schema refuses to delete an event younger than the
+	// recorded retention, whatever the statement: so nothing younger is
+	// ever deleted. A retention under MinAuditRetention, or a limit under
+	// 1, is ErrInvalid.
+	PurgeAudit(ctx context.Context, retention time.Duration, limit int) (int64, error)
+	// ExportAudit calls fn with each event of f's time range (Since
+	// inclusive, Until exclusive, zero for open; the other fields of f are
+	// ignored), oldest first (by time, then ID), reading them in pages so
+	// that memory stays bounded however many there are. An error from fn
+	// stops it and is returned.
+	ExportAudit(ctx context.Context, f AuditFilter, fn func(*AuditEvent) error) error
 }
+
+// MinAuditRetention is the least retention PurgeAudit takes, as the
+// schema does: an entry lives at least a day.
+const MinAuditRetention = 24 * time.Hour
 
 // PrepareAudit returns e as AppendAudit stores it, with its ID assigned or
 // put in canonical form and its Time stamped (now when zero), and its

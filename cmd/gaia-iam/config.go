@@ -54,6 +54,9 @@ type Config struct {
 	// StatusListTTL and StatusListCache: see server.Config.
 	StatusListTTL   time.Duration
 	StatusListCache time.Duration
+	// AuditRetention is how long audit events are kept; 0 keeps them
+	// forever. See parseRetention.
+	AuditRetention time.Duration
 }
 
 // setting is one flag and its environment variable.
@@ -91,6 +94,7 @@ var settings = []setting{
 	{"block-list-refresh", "GAIA_BLOCK_LIST_REFRESH", "5s", "how often a server reloads the block list, so changes made elsewhere reach it"},
 	{"status-list-ttl", "GAIA_STATUS_LIST_TTL", statuslist.DefaultTTL.String(), "ttl of the token status lists: how often services fetch them (1s to 5m)"},
 	{"status-list-cache", "GAIA_STATUS_LIST_CACHE", statuslist.DefaultCacheFor.String(), "how long a signed status list is served before it is built again (1s to 1m)"},
+	{"audit-retention", "GAIA_AUDIT_RETENTION", "0", "how long audit events are kept, e.g. 365d or 8760h (at least 1d); older ones are purged hourly by serve and by 'gaia-iam audit purge'; 0 keeps them forever"},
 }
 
 // parseConfig reads the settings from args (flags) over getenv over the
@@ -196,6 +200,11 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 		errs = append(errs, fmt.Errorf("--log-format: %q is neither text nor json", cfg.LogFormat))
 	}
 	errs = append(errs, readOps(values, &cfg.Ops)...)
+	if d, err := parseRetention(*values["audit-retention"]); err != nil {
+		errs = append(errs, fmt.Errorf("--audit-retention: %w", err))
+	} else {
+		cfg.AuditRetention = d
+	}
 	if cfg.Issuer == "" {
 		var err error
 		if cfg.Issuer, err = defaultIssuer(cfg.Listen, cfg.Ops.TLSCertFile != ""); err != nil {
@@ -289,6 +298,11 @@ func commandSettings(command string) func(flag string) bool {
 		own = database
 	case "seed":
 		own = slices.Concat(database, kek, []string{"seed-file", "seed-cascade"})
+	case "audit":
+		own = database
+		if command == "audit purge" {
+			own = slices.Concat(database, []string{"audit-retention"})
+		}
 	case "keys":
 		// The retention of a rotated key follows the token lifetime and refresh interval.
 		own = slices.Concat(database, kek, []string{"access-token-ttl", "key-refresh-interval", "key-publish-delay"})

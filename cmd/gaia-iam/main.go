@@ -12,6 +12,7 @@
 //	gaia-iam block add|list|remove, gaia-iam user unlock
 //	                            login protection: the block list, locked accounts
 //	gaia-iam init [DIR]         write a starter seed and a development env file
+//	gaia-iam audit purge|export the audit log's retention and export
 //
 // Every setting flag has a GAIA_* environment equivalent; a flag wins over
 // the environment. A password or client secret is never a flag.
@@ -123,6 +124,8 @@ func dispatch(ctx context.Context, args []string, s sys) error {
 		return blockCmd(ctx, args[1:], s)
 	case "init":
 		return initCmd(ctx, args[1:], s)
+	case "audit":
+		return auditCmd(ctx, args[1:], s)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "gaia-iam", versionString())
 		return nil
@@ -205,6 +208,8 @@ Commands:
   client delete      delete a client and revoke its refresh tokens: --client-id ID
   init [DIR]         write a starter seed and a development env file (with a new
                      key-encryption key and the seed's secrets) into DIR, default .
+  audit purge        delete the audit events older than --audit-retention: [--dry-run]
+  audit export       write audit events as JSON lines: --since TIME|DURATION [--until TIME|DURATION] [--out FILE]
 
 A password or client secret is never taken as a flag: --password-stdin reads
 the first line of standard input; without it, and for client secrets, one is

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/gaia-platform/iam/audit"
 	"github.com/gaia-platform/iam/server"
 )
 
@@ -95,6 +96,9 @@ func serve(ctx context.Context, args []string, s sys) error {
 	}
 	printGenerated(s.stdout, gaia.Seeded().Generated)
 	go gaia.Run(ctx)
+	if cfg.AuditRetention > 0 {
+		go audit.RunPurge(ctx, store, cfg.AuditRetention, audit.PurgeInterval, log)
+	}
 	// Runs once the HTTP server has stopped (and before the store closes):
 	// writes the audit events still queued.
 	defer func() {

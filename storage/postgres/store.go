@@ -111,6 +111,7 @@ func newDialect() *sqlstore.Dialect {
 					FOR SHARE)`,
 			GetThrottles: `SELECT key, failures, lockouts, window_start, locked_until, permanent, updated_at
 				FROM login_throttles WHERE key = ANY($1::text[])`,
+			AuditCutoff: `(now() - $1::bigint * interval '1 second')`,
 		},
 	}
 }

@@ -141,6 +141,7 @@ func newDialect() *sqlstore.Dialect {
 			DeactivateRefreshToken: `UPDATE refresh_tokens SET active = 0, rotated_at = $2 WHERE signature = $1 AND active = 1`,
 			GetThrottles: `SELECT key, failures, lockouts, window_start, locked_until, permanent, updated_at
 				FROM login_throttles WHERE key IN (SELECT value FROM json_each($1))`,
+			AuditCutoff: `(strftime('%Y-%m-%dT%H:%M:%f', 'now', '-' || $1 || ' seconds') || '000000Z')`,
 		},
 	}
 }

@@ -92,6 +92,10 @@ type Queries struct {
 	// lockouts, window_start, locked_until, permanent and updated_at of the
 	// rows whose key is in the list $1 (List).
 	GetThrottles string
+	// AuditCutoff is an expression of the time before which audit events
+	// are older than $1 seconds, by the database's clock, comparable with
+	// occurred_at exactly as the schema's DELETE trigger computes it.
+	AuditCutoff string
 }
 
 // Store is a storage.Store over a database/sql database. It is safe for

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +29,11 @@ var auditCases = []testCase{
 	{"Tx", testAuditTx},
 	{"Batch", testAuditBatch},
 	{"ListInvalid", testAuditListInvalid},
+	{"Purge", testAuditPurge},
+	{"PurgeTx", testAuditPurgeTx},
+	{"PurgeInvalid", testAuditPurgeInvalid},
+	{"PurgeConcurrent", testAuditPurgeConcurrent},
+	{"Export", testAuditExport},
 }
 
 // auditEvent returns a valid event with every field set but ID and Time.
@@ -452,4 +459,187 @@ func testAuditListInvalid(t *testing.T, s storage.Store) {
 	if es := listAudit(t, s, storage.AuditFilter{Limit: storage.MaxListLimit}); len(es) != 1 {
 		t.Errorf("ListAudit(Limit MaxListLimit) = %s, want 1 event", actions(es))
 	}
+}
+
+// aged returns an event of action that happened age ago.
+func aged(action string, age time.Duration) storage.AuditEvent {
+	e := auditEvent(action)
+	e.Time = time.Now().Add(-age)
+	return e
+}
+
+const (
+	day  = 24 * time.Hour
+	year = 365 * day
+)
+
+func testAuditPurge(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	events := appendAudit(t, s,
+		aged("old.2", year+30*day),
+		aged("old.1", year+60*day),
+		aged("old.3", year+day),
+		aged("edge", year-time.Hour), // younger than the retention, if not by much
+		auditEvent("young"),
+	)
+	n, err := s.ExpiredAudit(ctx, year)
+	if err != nil || n != 3 {
+		t.Errorf("ExpiredAudit(1 year) = %d, %v, want 3", n, err)
+	}
+	// Oldest first, limit at a time.
+	for _, want := range []struct {
+		n    int64
+		left []storage.AuditEvent
+	}{
+		{2, []storage.AuditEvent{events[2], events[3], events[4]}},
+		{1, []storage.AuditEvent{events[3], events[4]}},
+		{0, []storage.AuditEvent{events[3], events[4]}},
+	} {
+		n, err := s.PurgeAudit(ctx, year, 2)
+		if err != nil || n != want.n {
+			t.Fatalf("PurgeAudit(1 year, 2) = %d, %v, want %d", n, err, want.n)
+		}
+		wantAudit(t, s, "after a purge", storage.AuditFilter{}, newestFirst(want.left...)...)
+	}
+	if n, err := s.ExpiredAudit(ctx, year); err != nil || n != 0 {
+		t.Errorf("ExpiredAudit(1 year) after the purge = %d, %v, want 0", n, err)
+	}
+	// A shorter retention takes the edge too; the minimum keeps a day.
+	if n, err := s.PurgeAudit(ctx, storage.MinAuditRetention, 100); err != nil || n != 1 {
+		t.Errorf("PurgeAudit(1 day) = %d, %v, want 1", n, err)
+	}
+	wantAudit(t, s, "after a purge of a day", storage.AuditFilter{}, events[4])
+}
+
+func testAuditPurgeTx(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	events := appendAudit(t, s, aged("old", 2*year), auditEvent("young"))
+	errStop := errors.New("stop")
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		if n, err := s.PurgeAudit(ctx, year, 10); err != nil || n != 1 {
+			t.Errorf("PurgeAudit in a transaction = %d, %v, want 1", n, err)
+		}
+		return errStop
+	})
+	is(t, "InTx", err, errStop)
+	wantAudit(t, s, "after a rolled back purge", storage.AuditFilter{}, newestFirst(events...)...)
+}
+
+func testAuditPurgeInvalid(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	appendAudit(t, s, aged("old", 2*year))
+	for _, c := range []struct {
+		retention time.Duration
+		limit     int
+	}{
+		{0, 10},
+		{-year, 10},
+		{storage.MinAuditRetention - time.Second, 10},
+		{year, 0},
+		{year, -1},
+	} {
+		n, err := s.PurgeAudit(ctx, c.retention, c.limit)
+		is(t, fmt.Sprintf("PurgeAudit(%v, %d)", c.retention, c.limit), err, storage.ErrInvalid)
+		if n != 0 {
+			t.Errorf("PurgeAudit(%v, %d) = %d, want 0", c.retention, c.limit, n)
+		}
+	}
+	_, err := s.ExpiredAudit(ctx, time.Hour)
+	is(t, "ExpiredAudit(1h)", err, storage.ErrInvalid)
+	if got := listAudit(t, s, storage.AuditFilter{}); len(got) != 1 {
+		t.Errorf("ListAudit after invalid purges = %s, want the old event", actions(got))
+	}
+}
+
+// testAuditExport exports more than a page, with events sharing a time
+// and IDs out of time order, in (time, ID) order.
+func testAuditExport(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	var events []storage.AuditEvent
+	for i := range 1203 {
+		e := auditEvent("user.update")
+		e.Time = t0.Add(time.Duration(i/3) * time.Second) // three at each time
+		e.ID = uuid.NewString()                           // v4: ID order is not time order
+		e.Details = map[string]string{"n": fmt.Sprint(i)}
+		events = append(events, e)
+	}
+	events = appendAudit(t, s, events...)
+	ordered := slices.Clone(events)
+	slices.SortFunc(ordered, func(a, b storage.AuditEvent) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	export := func(f storage.AuditFilter) []storage.AuditEvent {
+		var got []storage.AuditEvent
+		ok(t, fmt.Sprintf("ExportAudit(%v, %v)", f.Since, f.Until), s.ExportAudit(ctx, f, func(e *storage.AuditEvent) error {
+			got = append(got, *e)
+			return nil
+		}))
+		return got
+	}
+	if got := export(storage.AuditFilter{}); !reflect.DeepEqual(got, ordered) {
+		t.Errorf("ExportAudit(all) = %d events, want %d in time order", len(got), len(ordered))
+	}
+	since, until := t0.Add(100*time.Second), t0.Add(300*time.Second)
+	if got := export(storage.AuditFilter{Since: since, Until: until, Action: "ignored", Limit: 1}); !reflect.DeepEqual(got, ordered[300:900]) {
+		t.Errorf("ExportAudit(100s, 300s) = %d events, want the 600 from the 301st", len(got))
+	}
+	if got := export(storage.AuditFilter{Since: t0.Add(time.Hour)}); len(got) != 0 {
+		t.Errorf("ExportAudit(after everything) = %d events, want none", len(got))
+	}
+	errStop := errors.New("stop")
+	calls := 0
+	err := s.ExportAudit(ctx, storage.AuditFilter{}, func(*storage.AuditEvent) error {
+		calls++
+		if calls == 10 {
+			return errStop
+		}
+		return nil
+	})
+	if !errors.Is(err, errStop) || calls != 10 {
+		t.Errorf("ExportAudit stopped by its function after %d calls: %v, want %v after 10", calls, err, errStop)
+	}
+}
+
+// testAuditPurgeConcurrent purges from several goroutines at once, as
+// replicas do: together they delete each expired event once, and fail
+// nowhere.
+func testAuditPurgeConcurrent(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	const n = 2000
+	for start := 0; start < n; start += 500 {
+		events := make([]storage.AuditEvent, 500)
+		for i := range events {
+			events[i] = aged("old", year+time.Duration(start+i)*time.Minute)
+		}
+		appendAudit(t, s, events...)
+	}
+	young := appendAudit(t, s, auditEvent("young"))
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k, err := s.PurgeAudit(ctx, year, 300)
+				if err != nil {
+					t.Errorf("PurgeAudit concurrently: %v", err)
+					return
+				}
+				total.Add(k)
+				if k == 0 {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got := total.Load(); got != n {
+		t.Errorf("concurrent purges deleted %d events, want %d", got, n)
+	}
+	wantAudit(t, s, "after concurrent purges", storage.AuditFilter{}, young...)
 }
