@@ -17,6 +17,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/gaia-platform/iam/rbac/admin"
 	"github.com/gaia-platform/iam/storage"
 )
 
@@ -586,4 +587,55 @@ func TestLogout(t *testing.T) {
 		}
 		loginForm(t, b.get(f.authURL()))
 	})
+}
+
+// testAdminCodeClients (part of TestAdminAPI, which checks every exchange
+// against the OpenAPI document): the admin API creates and changes
+// authorization_code clients, validates their redirect URIs, and a change
+// reaches the authorization endpoint at once.
+func testAdminCodeClients(t *testing.T, l *local, api *adminClient) {
+	var created admin.NewClientSecret
+	want(t, api.do("POST", "/clients", map[string]any{
+		"client_id": "mobile-app", "name": "Mobile app", "public": true, "grant_types": []string{"authorization_code", "refresh_token"},
+		"scopes": []string{"openid", "offline_access"}, "redirect_uris": []string{"https://app.example/cb"},
+		"post_logout_redirect_uris": []string{"https://app.example/"},
+	}), http.StatusCreated).decode(t, &created)
+	if created.ClientSecret != "" || !slices.Equal(created.RedirectURIs, []string{"https://app.example/cb"}) ||
+		!slices.Equal(created.PostLogoutRedirectURIs, []string{"https://app.example/"}) {
+		t.Fatalf("created %+v", created)
+	}
+	for name, body := range map[string]map[string]any{
+		"fragment":      {"redirect_uris": []string{"https://app.example/cb#x"}},
+		"http":          {"redirect_uris": []string{"http://app.example/cb"}},
+		"relative":      {"redirect_uris": []string{"/cb"}},
+		"no redirect":   {"redirect_uris": []string{}},
+		"logout no tls": {"post_logout_redirect_uris": []string{"http://app.example/"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			nc := map[string]any{"client_id": "bad-app", "name": "Bad", "public": true, "grant_types": []string{"authorization_code", "refresh_token"},
+				"redirect_uris": []string{"https://app.example/cb"}}
+			for k, v := range body {
+				nc[k] = v
+			}
+			api.do("POST", "/clients", nc).problem(t, http.StatusBadRequest, admin.KindValidation)
+			api.do("PATCH", "/clients/mobile-app", body).problem(t, http.StatusBadRequest, admin.KindValidation)
+		})
+	}
+	api.do("POST", "/clients", map[string]any{"client_id": "svc-with-redirect", "name": "S", "grant_types": []string{"client_credentials"},
+		"redirect_uris": []string{"https://app.example/cb"}}).problem(t, http.StatusBadRequest, admin.KindValidation)
+
+	const loopback = "http://127.0.0.1:7000/cb"
+	var got admin.Client
+	want(t, api.do("PATCH", "/clients/mobile-app", map[string]any{"redirect_uris": []string{loopback}}), http.StatusOK).decode(t, &got)
+	if !slices.Equal(got.RedirectURIs, []string{loopback}) || !slices.Equal(got.PostLogoutRedirectURIs, []string{"https://app.example/"}) {
+		t.Fatalf("after PATCH %+v", got)
+	}
+	f := newCodeFlow(t, l.issuer, "mobile-app", "", loopback)
+	f.conf.Scopes = []string{oidc.ScopeOpenID}
+	b := newBrowser(t)
+	if _, err := f.exchange(t, f.code(t, l.issuer, b.logIn(l.issuer, b.get(f.authURL()), "admin", adminPassword))); err != nil {
+		t.Errorf("flow with the redirect URI set through the admin API: %v", err)
+	}
+	old := newCodeFlow(t, l.issuer, "mobile-app", "", "https://app.example/cb")
+	wantNoRedirect(t, b.get(old.authURL()))
 }
