@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Audit", auditCases},
 		{"Logins", loginsCases},
 		{"StatusLists", statusListsCases},
+		{"Authorizations", authorizationsCases},
 		{"InvalidText", invalidTextCases},
 		{"Tx", txCases},
 		{"Concurrency", concurrencyCases},
