@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gaia-platform/iam/audit"
 	"github.com/gaia-platform/iam/claims"
 	"github.com/gaia-platform/iam/clientip"
@@ -99,6 +101,9 @@ type Config struct {
 	MetricsElsewhere bool
 	// NoRequestLog turns the per-request log line off.
 	NoRequestLog bool
+	// Tracer, if set, traces every request (see NewTracerProvider); nil
+	// is off and costs nothing.
+	Tracer trace.TracerProvider
 }
 
 // Server is a ready-to-serve Gaia IAM.
@@ -272,6 +277,9 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 		return nil, err
 	}
 	obs := observer{m: m}
+	if cfg.Tracer != nil {
+		obs.tracer = cfg.Tracer.Tracer(tracerName)
+	}
 	if !cfg.NoRequestLog {
 		obs.log = log
 	}

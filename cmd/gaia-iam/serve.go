@@ -27,6 +27,19 @@ func serve(ctx context.Context, args []string, s sys) error {
 	if err != nil {
 		return err
 	}
+	// Tracing is read before the database too: a wrong OTEL_* setting
+	// fails at once. Off (no OTEL_* set), tracer is nil.
+	tracer, stopTracing, err := startTracing(ctx, s.getenv, log)
+	if err != nil {
+		return err
+	}
+	defer func() { // after the HTTP server, so its last spans are sent
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := stopTracing(closeCtx); err != nil {
+			log.Warn("tracing shutdown", "error", err)
+		}
+	}()
 	var tlsConfig *tls.Config
 	if cfg.Ops.TLSCertFile != "" {
 		if tlsConfig, err = server.TLSConfig(cfg.Ops.TLSCertFile, cfg.Ops.TLSKeyFile, log); err != nil {
@@ -87,6 +100,7 @@ func serve(ctx context.Context, args []string, s sys) error {
 		NoMetrics:            !cfg.Ops.Metrics,
 		MetricsElsewhere:     cfg.Ops.MetricsListen != "",
 		NoRequestLog:         !cfg.Ops.RequestLog,
+		Tracer:               tracer,
 	}, store, log)
 	if err != nil {
 		return cascadeHint(err)
