@@ -119,6 +119,8 @@ func dispatch(ctx context.Context, args []string, s sys) error {
 		return clientCmd(ctx, args[1:], s)
 	case "block":
 		return blockCmd(ctx, args[1:], s)
+	case "healthcheck":
+		return healthcheck(ctx, args[1:], s)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "gaia-iam", versionString())
 		return nil
@@ -197,6 +199,8 @@ Commands:
   block remove CIDR  lift a block
   client list        list the OAuth clients
   client delete      delete a client and revoke its refresh tokens: --client-id ID
+  healthcheck        GET /healthz of the server GAIA_LISTEN names; exit 1 unless 200
+                     (a container's HEALTHCHECK)
 
 A password or client secret is never taken as a flag: --password-stdin reads
 the first line of standard input; without it, and for client secrets, one is
