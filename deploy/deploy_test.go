@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -286,27 +287,21 @@ func TestDockerfile(t *testing.T) {
 	}
 }
 
-// startServer runs bin serve on 127.0.0.1:port until the returned stop, and
-// waits until it answers.
+// startServer runs bin serve on 127.0.0.1:port over a fresh SQLite
+// database until the returned stop, and waits until it answers.
 func startServer(t *testing.T, bin, port string) (stop func()) {
 	t.Helper()
-	dir := t.TempDir()
-	seed, err := filepath.Abs(filepath.Join(repoRoot, "seed.example.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	return startServerEnv(t, bin, port, gaiaEnv(t, "sqlite:"+filepath.Join(t.TempDir(), "gaia.db")))
+}
+
+// startServerEnv runs bin serve on 127.0.0.1:port with env until the
+// returned stop, and waits until it answers.
+func startServerEnv(t *testing.T, bin, port string, env []string) (stop func()) {
+	t.Helper()
 	cmd := exec.Command(bin, "serve")
-	cmd.Dir = dir
-	cmd.Env = []string{
-		"GAIA_LISTEN=127.0.0.1:" + port,
-		"GAIA_DATABASE_URL=sqlite:" + filepath.Join(dir, "gaia.db"),
-		"GAIA_SEED_FILE=" + seed,
-		"GAIA_KEY_ENCRYPTION_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-		"GAIA_WEB_CLIENT_SECRET=web-secret-web-secret-web-secret-0",
-		"INVENTORY_SERVICE_SECRET=svc-secret-svc-secret-svc-secret-0",
-		"GAIA_BOOTSTRAP_ADMIN_PASSWORD=admin-password-admin-password-0",
-	}
-	var logs bytes.Buffer
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(slices.Clone(env), "GAIA_LISTEN=127.0.0.1:"+port)
+	var logs syncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -332,7 +327,7 @@ func startServer(t *testing.T, bin, port string) (stop func()) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/healthz", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/readyz", nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			resp.Body.Close()
@@ -345,10 +340,28 @@ func startServer(t *testing.T, bin, port string) (stop func()) {
 			done <- err
 			t.Fatalf("serve exited: %v\n%s", err, logs.String())
 		case <-ctx.Done():
-			t.Fatalf("serve did not answer /healthz in 60s\n%s", logs.String())
+			t.Fatalf("serve was not ready in 60s\n%s", logs.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// syncBuffer collects a process's output, read while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func freePort(t *testing.T) string {
