@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // RequestIDHeader carries a request's id in and out.
@@ -51,10 +52,11 @@ func requestID(inbound string) string {
 }
 
 // observer gives each request an id, and once answered logs it and counts
-// it; m or log may be nil (that part is off).
+// it, and traces it; m, log or tracer may be nil (that part is off).
 type observer struct {
-	m   *metrics
-	log *slog.Logger
+	m      *metrics
+	log    *slog.Logger
+	tracer trace.Tracer
 }
 
 // middleware is chi middleware: after the request, chi's route context
@@ -65,6 +67,10 @@ func (o observer) middleware(next http.Handler) http.Handler {
 		id := requestID(r.Header.Get(RequestIDHeader))
 		w.Header().Set(RequestIDHeader, id)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		var span trace.Span
+		if o.tracer != nil {
+			ctx, span = startSpan(ctx, o.tracer, r)
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		code := sw.code
@@ -79,6 +85,9 @@ func (o observer) middleware(next http.Handler) http.Handler {
 		if o.m != nil {
 			o.m.observed(route, r.Method, code, d)
 		}
+		if span != nil {
+			endSpan(span, r.Method, route, code, id, sw.clientID)
+		}
 		if o.log != nil {
 			attrs := []slog.Attr{
 				slog.String("method", r.Method), slog.String("route", route), slog.Int("status", code),
@@ -86,6 +95,9 @@ func (o observer) middleware(next http.Handler) http.Handler {
 			}
 			if sw.clientID != "" {
 				attrs = append(attrs, slog.String("client_id", sw.clientID))
+			}
+			if span != nil && span.SpanContext().HasTraceID() {
+				attrs = append(attrs, slog.String("trace_id", span.SpanContext().TraceID().String()))
 			}
 			o.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 		}

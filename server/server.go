@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gaia-platform/iam/audit"
 	"github.com/gaia-platform/iam/claims"
 	"github.com/gaia-platform/iam/clientip"
@@ -107,6 +109,9 @@ type Config struct {
 	// AuditQueueSize bounds the login and token events waiting for the
 	// database; 0 is audit.DefaultQueueSize. Tests make it small to fill.
 	AuditQueueSize int
+	// Tracer, if set, traces every request (see NewTracerProvider); nil
+	// is off and costs nothing.
+	Tracer trace.TracerProvider
 }
 
 // Server is a ready-to-serve Gaia IAM.
@@ -312,6 +317,9 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 		return nil, err
 	}
 	obs := observer{m: m}
+	if cfg.Tracer != nil {
+		obs.tracer = cfg.Tracer.Tracer(tracerName)
+	}
 	if !cfg.NoRequestLog {
 		obs.log = log
 	}

@@ -126,6 +126,8 @@ func dispatch(ctx context.Context, args []string, s sys) error {
 		return initCmd(ctx, args[1:], s)
 	case "audit":
 		return auditCmd(ctx, args[1:], s)
+	case "healthcheck":
+		return healthcheck(ctx, args[1:], s)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "gaia-iam", versionString())
 		return nil
@@ -210,6 +212,8 @@ Commands:
                      key-encryption key and the seed's secrets) into DIR, default .
   audit purge        delete the audit events older than --audit-retention: [--dry-run]
   audit export       write audit events as JSON lines: --since TIME|DURATION [--until TIME|DURATION] [--out FILE]
+  healthcheck        GET /healthz of the server GAIA_LISTEN names; exit 1 unless 200
+                     (a container's HEALTHCHECK)
 
 A password or client secret is never taken as a flag: --password-stdin reads
 the first line of standard input; without it, and for client secrets, one is

@@ -28,6 +28,19 @@ func serve(ctx context.Context, args []string, s sys) error {
 	if err != nil {
 		return err
 	}
+	// Tracing is read before the database too: a wrong OTEL_* setting
+	// fails at once. Off (no OTEL_* set), tracer is nil.
+	tracer, stopTracing, err := startTracing(ctx, s.getenv, log)
+	if err != nil {
+		return err
+	}
+	defer func() { // after the HTTP server, so its last spans are sent
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := stopTracing(closeCtx); err != nil {
+			log.Warn("tracing shutdown", "error", err)
+		}
+	}()
 	var tlsConfig *tls.Config
 	if cfg.Ops.TLSCertFile != "" {
 		if tlsConfig, err = server.TLSConfig(cfg.Ops.TLSCertFile, cfg.Ops.TLSKeyFile, log); err != nil {
@@ -90,6 +103,7 @@ func serve(ctx context.Context, args []string, s sys) error {
 		NoRequestLog:         !cfg.Ops.RequestLog,
 		StatusListTTL:        cfg.StatusListTTL,
 		StatusListCache:      cfg.StatusListCache,
+		Tracer:               tracer,
 	}, store, log)
 	if err != nil {
 		return cascadeHint(err)
