@@ -243,7 +243,7 @@ func TestReplicas(t *testing.T) {
 		}
 	})
 
-	t.Run("disabling a client on one reaches the other within GAIA_CLIENT_CACHE_TTL", func(t *testing.T) {
+	t.Run("a client secret rotated or disabled on one reaches the other within GAIA_CLIENT_CACHE_TTL", func(t *testing.T) {
 		var created struct {
 			ClientSecret string `json:"client_secret"`
 		}
@@ -252,18 +252,32 @@ func TestReplicas(t *testing.T) {
 			"roles": []string{"AnalyticsViewer"},
 		}), http.StatusCreated).decode(t, &created)
 		cc := clientcredentials.Config{ClientID: "replica-reports", ClientSecret: created.ClientSecret, TokenURL: b.issuer + "/oauth2/token"}
-		tok, err := cc.Token(ctx(t)) // b now holds the client in its cache
-		if err != nil {
+		if _, err := cc.Token(ctx(t)); err != nil { // b now holds the client in its cache
 			t.Fatal(err)
 		}
+		var rotated struct {
+			ClientSecret string `json:"client_secret"`
+		}
+		want(t, adminA.do("POST", "/clients/replica-reports/secret", nil), http.StatusOK).decode(t, &rotated)
+		took := within(t, replicaClientTTL, "b to refuse the secret a rotated away", func() bool {
+			_, err := cc.Token(ctx(t))
+			return err != nil
+		})
+		t.Logf("b refused the old secret after %v (GAIA_CLIENT_CACHE_TTL %v)", took.Round(time.Millisecond), replicaClientTTL)
+		cc.ClientSecret = rotated.ClientSecret
+		tok, err := cc.Token(ctx(t))
+		if err != nil {
+			t.Fatalf("client credentials on b with the secret a rotated to: %v", err)
+		}
+
 		want(t, adminA.do("PATCH", "/clients/replica-reports", map[string]any{"active": false}), http.StatusOK)
-		took := within(t, replicaClientTTL, "b to refuse the client a disabled", func() bool {
+		took = within(t, replicaClientTTL, "b to refuse the client a disabled", func() bool {
 			_, err := cc.Token(ctx(t))
 			return err != nil
 		})
 		t.Logf("b refused the disabled client after %v (GAIA_CLIENT_CACHE_TTL %v)", took.Round(time.Millisecond), replicaClientTTL)
 		var re *oauth2.RetrieveError
-		if _, err := cc.Token(ctx(t)); !asRetrieve(err, &re) || re.ErrorCode != "invalid_client" {
+		if _, err := cc.Token(ctx(t)); !errors.As(err, &re) || re.ErrorCode != "invalid_client" {
 			t.Errorf("client credentials on b for the client a disabled = %v, want invalid_client", err)
 		}
 		if got := bearerStatus(t, http.MethodGet, b.issuer+"/admin/v1/roles", tok.AccessToken); got != http.StatusUnauthorized {
@@ -290,10 +304,6 @@ func TestReplicas(t *testing.T) {
 			}
 		}
 	})
-}
-
-func asRetrieve(err error, re **oauth2.RetrieveError) bool {
-	return errors.As(err, re)
 }
 
 // cli runs `gaia-iam ARGS…` with env, as an operator would on the host of
@@ -344,12 +354,17 @@ func checkEnded(t *testing.T, s *iam, after string, toks ...*oauth2.Token) {
 	}
 }
 
-// TestReplicasSeedAtOnce: replicas started at the same instant on an empty
-// database all start, and the catalog ends exactly as one seed says: the
+// TestReplicasSeedAtOnce: replicas started at the same instant, on an empty
+// database or a migrated one, all start, and the catalog ends exactly as one seed says: the
 // schema migrated once, the seed applied once (the others find nothing to
 // do), one signing key, no duplicate or half-applied rows. With different
-// seeds the one applied last wins whole.
+// seeds the one applied last wins whole. Without the seed's lock the
+// migrated-database cases fail: a replica stops on "create permission …:
+// exists already".
 func TestReplicasSeedAtOnce(t *testing.T) {
+	if _, ok := storagetest.PostgresURL(t); !ok {
+		t.Skip("replicas share a PostgreSQL database")
+	}
 	example := mustAbs(t, "../seed.example.yaml")
 	extended := filepath.Join(t.TempDir(), "seed.yaml")
 	b, err := os.ReadFile(example)
@@ -363,17 +378,26 @@ func TestReplicasSeedAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// On an empty database the migration lock, which goose polls once a
+	// second, mostly staggers the seeders; on a migrated one (replicas
+	// restarted at once with a new seed) they meet at the seed itself.
 	for _, tc := range []struct {
-		name  string
-		seeds []string
+		name     string
+		migrated bool
+		seeds    []string
 	}{
-		{"same seed, round 1", []string{example, example, example}},
-		{"same seed, round 2", []string{example, example, example}},
-		{"different seeds", []string{example, extended}},
+		{"empty database, same seed", false, []string{example, example, example}},
+		{"empty database, different seeds", false, []string{example, extended}},
+		{"migrated database, same seed, round 1", true, []string{example, example, example}},
+		{"migrated database, same seed, round 2", true, []string{example, example, example}},
+		{"migrated database, different seeds", true, []string{extended, example}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := replicaEnv(t, replicaDatabase(t))
 			db := envValue(env, "GAIA_DATABASE_URL")
+			if tc.migrated {
+				cli(t, slices.Concat(defaultEnv(t, db), env), "migrate")
+			}
 			var servers []*iam
 			for _, seed := range tc.seeds {
 				s := &iam{dbURL: db, env: slices.Concat(defaultEnv(t, db), env, []string{"GAIA_SEED_FILE=" + seed})}
