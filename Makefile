@@ -33,6 +33,12 @@ build:
 test:
 	$(GO) test $(RACE) -count=1 -timeout 10m ./...
 
+## test-replicas: two gaia-iam serve processes on one PostgreSQL behave as one server
+# Needs GAIA_TEST_POSTGRES_URL (it fails without it); `make test` runs it too when it is set.
+.PHONY: test-replicas
+test-replicas:
+	GAIA_REQUIRE_POSTGRES=1 $(GO) test $(RACE) -count=1 -timeout 10m -run '^TestReplicas' -v ./conformance/
+
 ## lint: gofmt, go vet, staticcheck, and a tidy go.mod
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -100,9 +100,18 @@ func forEachBackend(t *testing.T, test func(t *testing.T, s *iam), env ...string
 // entries (NAME=value) override the test defaults.
 func start(t testing.TB, dbURL string, env ...string) *iam {
 	t.Helper()
+	s := &iam{dbURL: dbURL, env: append(defaultEnv(t, dbURL), env...)} // exec keeps the last value of a name
+	s.run(t)
+	return s
+}
+
+// defaultEnv is the environment of the test servers: the example seed and
+// its secrets, and a fresh key-encryption key.
+func defaultEnv(t testing.TB, dbURL string) []string {
+	t.Helper()
 	kek := make([]byte, 32)
 	_, _ = rand.Read(kek)
-	s := &iam{dbURL: dbURL, env: []string{
+	return []string{
 		"GAIA_DATABASE_URL=" + dbURL,
 		"GAIA_SEED_FILE=" + mustAbs(t, "../seed.example.yaml"),
 		"GAIA_WEB_CLIENT_SECRET=" + webSecret,
@@ -111,13 +120,17 @@ func start(t testing.TB, dbURL string, env ...string) *iam {
 		"GAIA_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(kek),
 		"GAIA_LOG_LEVEL=debug",
 		"GAIA_KEY_REFRESH_INTERVAL=200ms",
-	}}
-	s.env = append(s.env, env...) // exec keeps the last value of a name
-	s.run(t)
-	return s
+	}
 }
 
 func (s *iam) run(t testing.TB) {
+	t.Helper()
+	s.launch(t)
+	s.waitReady(t)
+}
+
+// launch starts gaia-iam serve on a free port without waiting for it.
+func (s *iam) launch(t testing.TB) {
 	t.Helper()
 	addr := freeAddr(t)
 	s.issuer = "http://" + addr
@@ -137,6 +150,11 @@ func (s *iam) run(t testing.TB) {
 			t.Logf("gaia-iam output:\n%s", s.logs.String())
 		}
 	})
+}
+
+// waitReady waits until the server launched answers /readyz with 200.
+func (s *iam) waitReady(t testing.TB) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(s.issuer + "/readyz")
