@@ -19,6 +19,8 @@
 //	--audience      INVENTORY_AUDIENCE      aud a token must hold (optional)
 //	--listen        INVENTORY_LISTEN        address to listen on (127.0.0.1:8081)
 //	--token-cookie  INVENTORY_TOKEN_COOKIE  also read tokens from this cookie (optional)
+//	--cors-allowed-origins  INVENTORY_CORS_ALLOWED_ORIGINS  comma-separated origins of
+//	                browser apps that may call the API with a Bearer token (optional)
 //
 // Items live in memory: it is an example.
 package main
@@ -38,6 +40,7 @@ import (
 	"time"
 
 	"github.com/gaia-platform/iam/claims"
+	"github.com/gaia-platform/iam/cors"
 )
 
 func main() {
@@ -57,6 +60,9 @@ type config struct {
 	Audience    string
 	Listen      string
 	TokenCookie string
+	// CORSAllowedOrigins are the exact origins of browser apps that call
+	// the API directly with fetch and a Bearer header.
+	CORSAllowedOrigins []string
 }
 
 const shutdownTimeout = 10 * time.Second
@@ -76,8 +82,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.Audience, "audience", env("INVENTORY_AUDIENCE", ""), "aud a token must hold; empty accepts any audience of the issuer (env INVENTORY_AUDIENCE)")
 	fs.StringVar(&c.Listen, "listen", env("INVENTORY_LISTEN", "127.0.0.1:8081"), "address to listen on (env INVENTORY_LISTEN)")
 	fs.StringVar(&c.TokenCookie, "token-cookie", env("INVENTORY_TOKEN_COOKIE", ""), "also read the access token from this HttpOnly cookie (env INVENTORY_TOKEN_COOKIE)")
+	origins := fs.String("cors-allowed-origins", env("INVENTORY_CORS_ALLOWED_ORIGINS", ""), "comma-separated exact origins of browser apps that may call the API (env INVENTORY_CORS_ALLOWED_ORIGINS)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
+	}
+	var err error
+	if c.CORSAllowedOrigins, err = cors.ParseList(*origins); err != nil {
+		return config{}, fmt.Errorf("--cors-allowed-origins: %w", err)
 	}
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -117,12 +128,28 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(net.Add
 	}
 	opts = append(opts, claims.WithRealm("inventory"), claims.WithLogger(log))
 
+	h := routes(v, newStore(), log, opts...)
+	if len(cfg.CORSAllowedOrigins) > 0 {
+		p, err := cors.New(cors.Config{
+			AllowedOrigins: cfg.CORSAllowedOrigins,
+			Methods:        []string{http.MethodPut, http.MethodDelete},
+			Headers:        []string{"Authorization", "Content-Type"},
+			Expose:         []string{"WWW-Authenticate"},
+		})
+		if err != nil {
+			return err
+		}
+		// Outside the router: a preflight is answered before routing,
+		// which knows no OPTIONS.
+		h = p.Handler(h)
+	}
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           routes(v, newStore(), log, opts...),
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gaia-platform/iam/cors"
 	"github.com/gaia-platform/iam/oauth"
 	"github.com/gaia-platform/iam/oauth/guard"
 	"github.com/gaia-platform/iam/server"
@@ -50,6 +51,8 @@ type Config struct {
 	Login guard.Policy
 	// Ops: metrics, request log, TLS.
 	Ops Ops
+	// CORSAllowedOrigins: see server.Config.
+	CORSAllowedOrigins []string
 }
 
 // setting is one flag and its environment variable.
@@ -85,6 +88,7 @@ var settings = []setting{
 	{"login-address-window", "GAIA_LOGIN_ADDRESS_WINDOW", "5m", "window of --login-address-failures"},
 	{"login-state-cache-ttl", "GAIA_LOGIN_STATE_CACHE_TTL", "1s", "how long a server trusts the failure counts of a client or address it read; 0 to read every time"},
 	{"block-list-refresh", "GAIA_BLOCK_LIST_REFRESH", "5s", "how often a server reloads the block list, so changes made elsewhere reach it"},
+	{"cors-allowed-origins", "GAIA_CORS_ALLOWED_ORIGINS", "", "comma-separated exact origins (scheme://host[:port]) of browser apps that may call token, revocation, userinfo, discovery and JWKS directly; no wildcard"},
 }
 
 // parseConfig reads the settings from args (flags) over getenv over the
@@ -203,6 +207,11 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 		errs = append(errs, errors.New("--access-token-ttl is longer than --refresh-token-ttl"))
 	}
 	errs = append(errs, readLimits(values, &cfg.Limits)...)
+	if o, err := cors.ParseList(*values["cors-allowed-origins"]); err != nil {
+		errs = append(errs, fmt.Errorf("--cors-allowed-origins: %w", err))
+	} else {
+		cfg.CORSAllowedOrigins = o
+	}
 	if u, err := withPostgresLimits(cfg.DatabaseURL, cfg.Limits); err != nil {
 		errs = append(errs, err)
 	} else {

@@ -87,6 +87,7 @@ func serve(ctx context.Context, args []string, s sys) error {
 		NoMetrics:            !cfg.Ops.Metrics,
 		MetricsElsewhere:     cfg.Ops.MetricsListen != "",
 		NoRequestLog:         !cfg.Ops.RequestLog,
+		CORSAllowedOrigins:   cfg.CORSAllowedOrigins,
 	}, store, log)
 	if err != nil {
 		return cascadeHint(err)
