@@ -74,6 +74,10 @@ const (
 	ActionAuthPassword = "auth.password"
 	// ActionAuthClientCredentials is a client credentials grant.
 	ActionAuthClientCredentials = "auth.client_credentials"
+	// ActionAuthCode is an authorization code exchanged at the token
+	// endpoint; a login at the hosted login page is ActionAuthPassword
+	// with DetailGrant authorization_code.
+	ActionAuthCode = "auth.authorization_code"
 	// ActionAuthRefresh is a refresh token grant.
 	ActionAuthRefresh = "auth.refresh"
 	// ActionAuthRefreshReuse is a rotated refresh token presented again:

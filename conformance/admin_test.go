@@ -140,6 +140,7 @@ func TestAdminAPI(t *testing.T) {
 		t.Run("departments and roles", func(t *testing.T) { testAdminAssignments(t, l, api) })
 		t.Run("sessions", func(t *testing.T) { testAdminSessions(t, l, api) })
 		t.Run("clients", func(t *testing.T) { testAdminClients(t, l, api) })
+		t.Run("code clients", func(t *testing.T) { testAdminCodeClients(t, l, api) })
 		t.Run("catalog", func(t *testing.T) { testAdminCatalog(t, api) })
 		t.Run("requests", func(t *testing.T) { testAdminRequests(t, api) })
 		t.Run("concurrent updates", func(t *testing.T) { testAdminConcurrentUpdates(t, api) })
@@ -497,7 +498,7 @@ func testAdminClients(t *testing.T, l *local, api *adminClient) {
 	for _, c := range list.Items {
 		ids = append(ids, c.ClientID)
 	}
-	if !slices.Equal(ids, []string{"gaia-cli", "gaia-web", "inventory-service", "reports-service"}) {
+	if !slices.Equal(ids, []string{"gaia-cli", "gaia-spa", "gaia-web", "inventory-service", "reports-service"}) {
 		t.Errorf("clients %v", ids)
 	}
 	want(t, api.do("DELETE", "/clients/reports-service", nil), http.StatusNoContent)

@@ -199,7 +199,7 @@ func TestDiscovery(t *testing.T) {
 				t.Errorf("%s = %v, want an endpoint under the issuer", k, oidcDoc[k])
 			}
 		}
-		if got := strs(oidcDoc["grant_types_supported"]); !slices.Equal(got, []string{"password", "client_credentials", "refresh_token"}) {
+		if got := strs(oidcDoc["grant_types_supported"]); !slices.Equal(got, []string{"authorization_code", "password", "client_credentials", "refresh_token"}) {
 			t.Errorf("grant_types_supported = %v", got)
 		}
 		if got := strs(oidcDoc["id_token_signing_alg_values_supported"]); !slices.Equal(got, []string{"RS256"}) {

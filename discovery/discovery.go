@@ -14,11 +14,13 @@ import (
 )
 
 // Metadata is the discovery document (OIDC Discovery §3, RFC 8414 §2). It
-// lists only what Gaia serves. There is no authorization endpoint (no
-// browser flows), so response_types_supported is empty and
-// authorization_endpoint absent, which RFC 8414 allows when no grant uses it.
+// lists only what Gaia serves: the authorization-code flow with PKCE S256
+// (response type code only) for browser and mobile apps, and the grants
+// of the token endpoint.
 type Metadata struct {
 	Issuer                                    string   `json:"issuer"`
+	AuthorizationEndpoint                     string   `json:"authorization_endpoint"`
+	EndSessionEndpoint                        string   `json:"end_session_endpoint"`
 	TokenEndpoint                             string   `json:"token_endpoint"`
 	JWKSURI                                   string   `json:"jwks_uri"`
 	UserinfoEndpoint                          string   `json:"userinfo_endpoint"`
@@ -37,6 +39,11 @@ type Metadata struct {
 	RequestParameterSupported                 bool     `json:"request_parameter_supported"`
 	ClaimsParameterSupported                  bool     `json:"claims_parameter_supported"`
 	RequestURIParameterSupported              bool     `json:"request_uri_parameter_supported"`
+	CodeChallengeMethodsSupported             []string `json:"code_challenge_methods_supported"`
+	ResponseModesSupported                    []string `json:"response_modes_supported"`
+	PromptValuesSupported                     []string `json:"prompt_values_supported"`
+	// RFC 9207: the authorization response carries iss.
+	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
 }
 
 // Paths of the endpoints, relative to the issuer.
@@ -48,6 +55,9 @@ const (
 	JWKSPath          = "/.well-known/jwks.json"
 	OpenIDPath        = "/.well-known/openid-configuration"
 	OAuthPath         = "/.well-known/oauth-authorization-server"
+	// The browser flows: the authorization endpoint and RP-initiated logout.
+	AuthorizationPath = "/oauth2/authorize"
+	EndSessionPath    = "/oauth2/logout"
 )
 
 // New returns the metadata of a server at issuer offering scopes. The
@@ -56,13 +66,15 @@ const (
 func New(issuer string, scopes []string) Metadata {
 	return Metadata{
 		Issuer:                                    issuer,
+		AuthorizationEndpoint:                     issuer + AuthorizationPath,
+		EndSessionEndpoint:                        issuer + EndSessionPath,
 		TokenEndpoint:                             issuer + TokenPath,
 		JWKSURI:                                   issuer + JWKSPath,
 		UserinfoEndpoint:                          issuer + UserinfoPath,
 		RevocationEndpoint:                        issuer + RevocationPath,
 		IntrospectionEndpoint:                     issuer + IntrospectionPath,
-		GrantTypesSupported:                       []string{"password", "client_credentials", "refresh_token"},
-		ResponseTypesSupported:                    []string{},
+		GrantTypesSupported:                       []string{"authorization_code", "password", "client_credentials", "refresh_token"},
+		ResponseTypesSupported:                    []string{"code"},
 		SubjectTypesSupported:                     []string{"public"},
 		IDTokenSigningAlgValuesSupported:          []string{"RS256"},
 		TokenEndpointAuthMethodsSupported:         []string{"client_secret_basic", "client_secret_post", "none"},
@@ -70,8 +82,12 @@ func New(issuer string, scopes []string) Metadata {
 		IntrospectionEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
 		ScopesSupported:                           scopes,
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "amr", "azp", "jti",
-			"client_id", "scope", "sid", "type", "username", "roles", "permissions", "preferred_username", "email"},
-		AccessTokenSigningAlgValuesSupported: []string{"RS256"},
+			"client_id", "scope", "sid", "nonce", "type", "username", "roles", "permissions", "preferred_username", "email"},
+		AccessTokenSigningAlgValuesSupported:       []string{"RS256"},
+		CodeChallengeMethodsSupported:              []string{"S256"},
+		ResponseModesSupported:                     []string{"query"},
+		PromptValuesSupported:                      []string{"none", "login"},
+		AuthorizationResponseIssParameterSupported: true,
 	}
 }
 

@@ -34,6 +34,7 @@ const (
 	reasonConcurrentRefresh = "concurrent_refresh" // another refresh of the same token won
 	reasonUnknownToken      = "unknown_token"      // revocation: not a live token of ours
 	reasonOtherClient       = "other_client"       // revocation: a token of another client
+	reasonCodeReuse         = "code_reuse"         // an authorization code presented again
 )
 
 // refusal is an OAuth error together with the reason the audit log gives
@@ -51,6 +52,7 @@ var grantActions = map[string]string{
 	"password":           audit.ActionAuthPassword,
 	"client_credentials": audit.ActionAuthClientCredentials,
 	"refresh_token":      audit.ActionAuthRefresh,
+	"authorization_code": audit.ActionAuthCode,
 }
 
 // auditToken records the outcome of a token request for a grant Gaia
@@ -79,7 +81,7 @@ func (s *Server) auditToken(ctx context.Context, r *http.Request, ar fosite.Acce
 		case "password":
 			e.ActorType, e.ActorID, e.ActorName = audit.ActorUser, sess.Subject, sess.Username
 			e.TargetType, e.TargetID = audit.TargetUser, sess.Subject
-		case "refresh_token":
+		case "refresh_token", "authorization_code":
 			e.ActorType, e.ActorID, e.ActorName = audit.ActorUser, sess.Subject, sess.Username
 			e.TargetType, e.TargetID = audit.TargetTokenFamily, ar.GetID() // fosite sets the family's ID on a refresh
 		}
@@ -106,6 +108,13 @@ func (s *Server) auditToken(ctx context.Context, r *http.Request, ar fosite.Acce
 			e.TargetType, e.TargetID = audit.TargetUser, sess.Subject
 		case errors.As(err, &ce) && ce.UserID != "":
 			e.TargetType, e.TargetID = audit.TargetUser, ce.UserID
+		}
+	case "authorization_code":
+		if sess != nil && sess.Subject != "" && ar.GetID() != "" {
+			e.TargetType, e.TargetID = audit.TargetTokenFamily, ar.GetID()
+		}
+		if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+			reason = reasonCodeReuse
 		}
 	case "refresh_token":
 		var inactive *inactiveRefresh

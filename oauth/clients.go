@@ -32,10 +32,17 @@ var _ fosite.Client = (*client)(nil)
 
 func (c *client) GetID() string                   { return c.rec.ClientID }
 func (c *client) GetHashedSecret() []byte         { return []byte(c.rec.SecretHash) }
-func (c *client) GetRedirectURIs() []string       { return nil }
+func (c *client) GetRedirectURIs() []string       { return c.rec.RedirectURIs }
 func (c *client) GetGrantTypes() fosite.Arguments { return c.rec.GrantTypes }
+
+// GetResponseTypes implements fosite.Client: code for a client given the
+// authorization_code grant; nothing else is ever served (no implicit or
+// hybrid responses, RFC 9700 §2.1.2).
 func (c *client) GetResponseTypes() fosite.Arguments {
-	return fosite.Arguments{"token"} // no authorization endpoint: no code or id_token responses
+	if slices.Contains(c.rec.GrantTypes, "authorization_code") {
+		return fosite.Arguments{"code"}
+	}
+	return fosite.Arguments{}
 }
 func (c *client) GetScopes() fosite.Arguments   { return c.rec.Scopes }
 func (c *client) IsPublic() bool                { return c.rec.Public }

@@ -19,11 +19,13 @@ type idTokenClaims struct {
 	IssuedAt          int64    `json:"iat"`
 	AuthTime          int64    `json:"auth_time"`
 	AMR               []string `json:"amr"`
+	Nonce             string   `json:"nonce,omitempty"`
+	SessionID         string   `json:"sid,omitempty"`
 	PreferredUsername string   `json:"preferred_username,omitempty"`
 	Email             string   `json:"email,omitempty"`
 }
 
-// idToken signs the ID token of a password or refresh grant. It keeps the
+// idToken signs the ID token of a code exchange, password or refresh grant. It keeps the
 // original auth_time on refresh (Core §12.2) and is typed JWT, so a resource
 // server checking typ at+jwt refuses it as an access token.
 func (s *Server) idToken(ar fosite.AccessRequester) (string, error) {
@@ -37,6 +39,14 @@ func (s *Server) idToken(ar fosite.AccessRequester) (string, error) {
 		IssuedAt:        sess.issuedAt.Unix(),
 		AuthTime:        sess.AuthTime.Unix(),
 		AMR:             []string{"pwd"},
+		// The hosted-login session (OpenID Connect Front-/Back-Channel
+		// Logout's sid), the one RP-initiated logout ends.
+		SessionID: sess.LoginSessionID,
+	}
+	// The nonce goes in the ID token of the code exchange only; a refreshed
+	// ID token has none (Core §12.2).
+	if ar.GetGrantTypes().ExactOne("authorization_code") {
+		c.Nonce = sess.Nonce
 	}
 	if ar.GetGrantedScopes().Has("profile") {
 		c.PreferredUsername = sess.Username

@@ -74,11 +74,22 @@ func presentedClientID(r *http.Request) string {
 func (s *Server) protect(ctx context.Context, w http.ResponseWriter, r *http.Request) (guard.Verdict, error) {
 	a := guard.Attempt{Addr: sourceAddr(r), Client: presentedClientID(r)}
 	if r.PostForm.Get("grant_type") == "password" {
-		a.Account = r.PostForm.Get("username")
-		if n, err := rbac.NormalizeUsername(a.Account); err == nil {
-			a.Account = n // matches no user otherwise: counted under what was typed
-		}
+		a.Account = accountOf(r.PostForm.Get("username"))
 	}
+	return s.check(ctx, w, a)
+}
+
+// accountOf is the guard's account name of a typed username.
+func accountOf(username string) string {
+	if n, err := rbac.NormalizeUsername(username); err == nil {
+		return n
+	}
+	return username // matches no user: counted under what was typed
+}
+
+// check asks the guard about an attempt: the token endpoint's and the
+// hosted login page's. A refusal sets Retry-After on w where there is a wait.
+func (s *Server) check(ctx context.Context, w http.ResponseWriter, a guard.Attempt) (guard.Verdict, error) {
 	v, err := s.guard.Check(ctx, a)
 	switch {
 	case err != nil:
@@ -101,9 +112,19 @@ func (s *Server) protected(ctx context.Context, r *http.Request, v guard.Verdict
 	if ar != nil {
 		c = ar.GetClient()
 	}
+	return s.settle(ctx, r, v, clientOutcome(c, err), r.PostForm.Get("grant_type") == "password", err)
+}
+
+// settle counts how an attempt the guard let through ended — client is
+// how client authentication went; password reports whether a password was
+// checked, err is the attempt's error — and returns the error to answer:
+// that of a wrong password when the account is locked, whatever the
+// password. It records the locks the attempt set off. The password grant
+// and the hosted login page both end here: one rule.
+func (s *Server) settle(ctx context.Context, r *http.Request, v guard.Verdict, client guard.Outcome, password bool, err error) error {
 	account := guard.NotChecked
 	var ce *rbac.CredentialsError
-	if r.PostForm.Get("grant_type") == "password" {
+	if password {
 		switch {
 		case errors.As(err, &ce):
 			account = guard.Failed
@@ -111,7 +132,7 @@ func (s *Server) protected(ctx context.Context, r *http.Request, v guard.Verdict
 			account = guard.Succeeded
 		}
 	}
-	s.record(ctx, r, v, clientOutcome(c, err), account, ce)
+	s.record(ctx, r, v, client, account, ce)
 	if v.AccountLocked && account != guard.NotChecked {
 		return &refusal{reasonLocked, fosite.ErrInvalidGrant}
 	}

@@ -1,6 +1,8 @@
 // Package oauth is Gaia's OAuth 2.0 authorization server: fosite composed
-// with only the handlers Gaia serves (password, client credentials and
-// refresh grants; revocation; introspection), Gaia's storage behind fosite's
+// with only the handlers Gaia serves (authorization code with PKCE,
+// password, client credentials and refresh grants; revocation;
+// introspection), the hosted login page and RP-initiated logout of the
+// browser flows, Gaia's storage behind fosite's
 // storage interfaces, and the HTTP endpoints with the corrections fosite's
 // defaults need (see shared/OAUTH-CHECKLIST.md).
 //
@@ -16,8 +18,10 @@ import (
 
 	"github.com/ory/fosite"
 	fositeoauth2 "github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/pkce"
 	"github.com/ory/fosite/token/hmac"
 
+	"github.com/gaia-platform/iam/login"
 	"github.com/gaia-platform/iam/oauth/guard"
 	"github.com/gaia-platform/iam/rbac"
 	"github.com/gaia-platform/iam/storage"
@@ -74,6 +78,8 @@ type Server struct {
 	guard    *guard.Guard
 	log      *slog.Logger
 	now      func() time.Time
+	pages    *login.Pages // the hosted login page and the browser flows' other pages
+	cookies  cookies
 }
 
 // auditor records the audit events of the OAuth endpoints. Record must not
@@ -115,6 +121,13 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 		TokenEntropy:               32,
 		ClientSecretsHasher:        secrets,
 		SendDebugMessagesToClients: false,
+		// The authorization-code flow: short-lived codes, PKCE S256 for
+		// public clients (and for any client that sends a challenge), no
+		// plain challenges, https redirect URIs except on loopback.
+		AuthorizeCodeLifespan:          authorizeCodeTTL,
+		EnforcePKCEForPublicClients:    true,
+		EnablePKCEPlainChallengeMethod: false,
+		RedirectSecureChecker:          fosite.IsRedirectURISecureStrict,
 	}
 	now := cfg.Now
 	if now == nil {
@@ -126,8 +139,20 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 	// Refresh tokens are opaque: 32 random bytes and their HMAC. Only the
 	// HMAC (the "signature") is stored.
 	enigma := &hmac.HMACStrategy{Config: fcfg}
-	rt := verifiedRefresh{fositeoauth2.NewHMACSHAStrategyUnPrefixed(enigma, fcfg), enigma}
+	opaque := fositeoauth2.NewHMACSHAStrategyUnPrefixed(enigma, fcfg)
+	rt := verifiedRefresh{opaque, enigma}
+	codes := verifiedCode{opaque, enigma}
 	helper := &fositeoauth2.HandleHelper{AccessTokenStrategy: at, AccessTokenStorage: fs, Config: fcfg}
+	code := &fositeoauth2.AuthorizeExplicitGrantHandler{
+		AccessTokenStrategy:    at,
+		RefreshTokenStrategy:   rt,
+		AuthorizeCodeStrategy:  codes,
+		CoreStorage:            fs,
+		TokenRevocationStorage: fs,
+		Config:                 fcfg,
+	}
+	pkceHandler := &pkce.Handler{AuthorizeCodeStrategy: codes, Storage: fs, Config: fcfg}
+	fcfg.AuthorizeEndpointHandlers = fosite.AuthorizeEndpointHandlers{code, pkceHandler}
 	fcfg.TokenEndpointHandlers = fosite.TokenEndpointHandlers{
 		grantChecked{&fositeoauth2.ClientCredentialsGrantHandler{HandleHelper: helper, Config: fcfg}, "client_credentials"},
 		//lint:ignore SA1019 the password grant is part of Gaia's design (DESIGN.md, "Flows" 3), a documented deviation from RFC 9700 §2.4.
@@ -138,8 +163,15 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 			Config:                                       fcfg,
 		},
 		scopedRefresh{&fositeoauth2.RefreshTokenGrantHandler{AccessTokenStrategy: at, RefreshTokenStrategy: rt, TokenRevocationStorage: fs, Config: fcfg}},
+		code,
+		pkceHandler,
 	}
-	s := &Server{clients: cl, cfg: cfg, store: store, rbac: svc, fstore: fs, access: at, refresh: rt, audit: rec, guard: cfg.Guard, log: log, now: now}
+	pages, err := login.New()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{clients: cl, cfg: cfg, store: store, rbac: svc, fstore: fs, access: at, refresh: rt, audit: rec, guard: cfg.Guard, log: log, now: now,
+		pages: pages, cookies: newCookies(cfg.Issuer, cfg.TokenSecret)}
 	// Composed by hand rather than with compose.Compose, whose factories
 	// type-assert the store at run time and panic on a missing method.
 	s.provider = &fosite.Fosite{Store: fs, Config: fcfg}

@@ -22,6 +22,12 @@ type Session struct {
 	AuthTime time.Time `json:"auth_time"`
 	// ExpiresAt holds the expiry of each token kind issued for the session.
 	ExpiresAt map[fosite.TokenType]time.Time `json:"expires_at,omitempty"`
+	// LoginSessionID is the hosted-login session of the authorization-code
+	// flow (the ID token's sid); empty for the password grant.
+	LoginSessionID string `json:"login_session_id,omitempty"`
+	// Nonce is the OpenID Connect nonce of the authorization request,
+	// echoed in the ID token of the code exchange.
+	Nonce string `json:"nonce,omitempty"`
 
 	// Resolved at each issuance, never stored.
 	Roles       []string `json:"-"`

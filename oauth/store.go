@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/ory/fosite"
@@ -96,7 +97,8 @@ func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, 
 		return err
 	}
 	now := s.now()
-	family := &storage.TokenFamily{ID: r.GetID(), ClientID: r.GetClient().GetID(), Subject: sess.Subject, StartedAt: sess.AuthTime}
+	family := &storage.TokenFamily{ID: r.GetID(), ClientID: r.GetClient().GetID(), Subject: sess.Subject, StartedAt: sess.AuthTime,
+		LoginSessionID: sess.LoginSessionID}
 	rt := &storage.RefreshToken{
 		Signature: signature,
 		FamilyID:  r.GetID(),
@@ -235,6 +237,9 @@ type storedRequest struct {
 	RequestedAudience []string  `json:"requested_audience,omitempty"`
 	GrantedAudience   []string  `json:"granted_audience,omitempty"`
 	Session           *Session  `json:"session"`
+	// RedirectURI is the redirect_uri of an authorization request, which
+	// its code's exchange must repeat (RFC 6749 §4.1.3).
+	RedirectURI string `json:"redirect_uri,omitempty"`
 }
 
 func encodeRequest(r fosite.Requester, sess *Session) ([]byte, error) {
@@ -251,6 +256,7 @@ func encodeRequest(r fosite.Requester, sess *Session) ([]byte, error) {
 		RequestedAudience: r.GetRequestedAudience(),
 		GrantedAudience:   r.GetGrantedAudience(),
 		Session:           sess,
+		RedirectURI:       r.GetRequestForm().Get("redirect_uri"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode token request: %w", err)
@@ -267,6 +273,10 @@ func (s *fositeStore) decodeRequest(ctx context.Context, data []byte) (*fosite.R
 	if err != nil {
 		return nil, err // a client deleted or disabled since: the token is as good as unknown
 	}
+	form := url.Values{}
+	if sr.RedirectURI != "" {
+		form.Set("redirect_uri", sr.RedirectURI)
+	}
 	return &fosite.Request{
 		ID:                sr.ID,
 		RequestedAt:       sr.RequestedAt,
@@ -275,7 +285,7 @@ func (s *fositeStore) decodeRequest(ctx context.Context, data []byte) (*fosite.R
 		GrantedScope:      sr.GrantedScope,
 		RequestedAudience: sr.RequestedAudience,
 		GrantedAudience:   sr.GrantedAudience,
-		Form:              map[string][]string{},
+		Form:              form,
 		Session:           sr.Session,
 	}, nil
 }

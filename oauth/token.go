@@ -22,7 +22,7 @@ import (
 const maxFormBytes = 64 << 10
 
 // grantTypes are the grants Gaia serves.
-var grantTypes = []string{"password", "client_credentials", "refresh_token"}
+var grantTypes = []string{"authorization_code", "password", "client_credentials", "refresh_token"}
 
 // Token serves POST /oauth2/token (RFC 6749 §3.2). Every request for a
 // grant Gaia serves leaves an audit event, recorded before the answer is
@@ -69,6 +69,12 @@ func (s *Server) token(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	// after signing.
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
+		if grant == "authorization_code" && errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+			// A concurrent exchange of the same code won: this is a
+			// replay, and revokes what the winner got (RFC 6749 §4.1.2).
+			_ = s.fstore.revokeFamily(ctx, ar.GetID())
+			return ar, nil, &refusal{reasonCodeReuse, fosite.ErrInvalidGrant}
+		}
 		return ar, nil, lostRace(err)
 	}
 	if grant != "client_credentials" && ar.GetGrantedScopes().Has("openid") {
@@ -196,6 +202,23 @@ func (s *Server) authorize(ctx context.Context, grant string, ar fosite.AccessRe
 		sess.AuthTime = s.now().UTC()
 		return s.resolveUser(ctx, ar, sess)
 
+	case "authorization_code":
+		// The session is the one stored with the code (fosite's code
+		// handler), made when the user logged in. A logout since ends it.
+		if s.sessionOver(sess.AuthTime) {
+			return &refusal{reasonSessionExpired, fosite.ErrInvalidGrant}
+		}
+		ls, err := s.store.GetLoginSession(ctx, sess.LoginSessionID)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			return &refusal{reasonRevoked, fosite.ErrInvalidGrant}
+		case err != nil:
+			return fmt.Errorf("get login session: %w", err)
+		case !ls.RevokedAt.IsZero() || ls.UserID != sess.Subject:
+			return &refusal{reasonRevoked, fosite.ErrInvalidGrant}
+		}
+		return s.resolveUser(ctx, ar, sess)
+
 	case "refresh_token":
 		// The session is the one stored with the refresh token.
 		if s.sessionOver(sess.AuthTime) {
@@ -231,7 +254,7 @@ func (s *Server) resolveUser(ctx context.Context, ar fosite.AccessRequester, ses
 
 // grantRequested grants the scopes and audience fosite has checked against
 // the client. A client that names no audience gets all of its own.
-func grantRequested(ar fosite.AccessRequester) {
+func grantRequested(ar fosite.Requester) {
 	for _, sc := range ar.GetRequestedScopes() {
 		ar.GrantScope(sc)
 	}

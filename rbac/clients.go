@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -26,7 +28,7 @@ var ErrPublicClient = errors.New("public client has no secret")
 const MaxClientNameLength = 255
 
 // grantTypes are the grants a client may be given.
-var grantTypes = []string{"password", "refresh_token", "client_credentials"}
+var grantTypes = []string{"password", "refresh_token", "client_credentials", "authorization_code"}
 
 var (
 	clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
@@ -66,6 +68,11 @@ type NewClient struct {
 	Scopes     []string
 	Audiences  []string // empty: the server's default audience
 	Roles      []string // role names: a service client's own roles
+	// RedirectURIs are where the authorization endpoint may send an
+	// authorization_code client's browser back, matched exactly;
+	// PostLogoutRedirectURIs where RP-initiated logout may (CheckRedirectURI).
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
 }
 
 // Validate reports every rule nc breaks in a *ValidationError, or nil.
@@ -97,7 +104,87 @@ func (nc NewClient) Validate() error {
 	checkScopes(&v, nc.Scopes)
 	checkAudiences(&v, nc.Audiences)
 	checkDuplicates(&v, "roles", "role", nc.Roles)
+	checkRedirects(&v, nc.GrantTypes, nc.RedirectURIs, nc.PostLogoutRedirectURIs)
 	return v.Err()
+}
+
+// MaxRedirectURIs bounds each of a client's redirect URI lists, and
+// MaxRedirectURILength each URI, in bytes.
+const (
+	MaxRedirectURIs      = 20
+	MaxRedirectURILength = 2000
+)
+
+// checkRedirects checks a client's redirect URIs against its grants: an
+// authorization_code client needs a redirect URI, and refresh_token (its
+// logins are refresh-token families, which logout and the liveness rule
+// act on); a client without the grant has none.
+func checkRedirects(v *ValidationError, grants, redirects, postLogout []string) {
+	code := slices.Contains(grants, "authorization_code")
+	switch {
+	case code && len(redirects) == 0:
+		v.Add("redirect_uris", "redirect_uris is empty: an authorization_code client needs at least one")
+	case !code && (len(redirects) > 0 || len(postLogout) > 0):
+		v.Add("redirect_uris", "redirect_uris and post_logout_redirect_uris are for authorization_code clients only")
+	}
+	if code && !slices.Contains(grants, "refresh_token") {
+		v.Add("grant_types", "authorization_code needs refresh_token too")
+	}
+	for _, f := range []struct {
+		field string
+		l     []string
+	}{{"redirect_uris", redirects}, {"post_logout_redirect_uris", postLogout}} {
+		field, l := f.field, f.l
+		if len(l) > MaxRedirectURIs {
+			v.Add(field, "%s has more than %d entries", field, MaxRedirectURIs)
+			continue
+		}
+		for i, u := range l {
+			if err := CheckRedirectURI(u); err != nil {
+				v.Add(field, "%s[%d] %s", field, i, err.Error())
+			}
+		}
+		checkDuplicates(v, field, "URI", l)
+	}
+}
+
+// CheckRedirectURI reports why u may not be a redirect URI: it must be an
+// absolute https URI, or http on a loopback host (127.0.0.1, [::1],
+// localhost: RFC 8252 §7.3, development), without a fragment (RFC 6749
+// §3.1.2), user information or wildcard; it is matched byte for byte.
+func CheckRedirectURI(raw string) error {
+	if raw == "" || len(raw) > MaxRedirectURILength || !utf8.ValidString(raw) {
+		return errors.New("is empty, too long, or not UTF-8")
+	}
+	for _, r := range raw {
+		if r <= ' ' || r == 0x7f {
+			return errors.New("holds a space or a control character")
+		}
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		return errors.New("is not an absolute URI with a host")
+	case strings.Contains(raw, "#"):
+		return errors.New("has a fragment")
+	case strings.Contains(raw, "*"):
+		return errors.New("has a wildcard")
+	case u.User != nil:
+		return errors.New("has user information")
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	}
+	return errors.New("is not https (http only on a loopback host)")
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func checkClientName(v *ValidationError, name string) {
@@ -152,13 +239,15 @@ func (c *Clients) Create(ctx context.Context, a Actor, nc NewClient) (*storage.C
 		return nil, "", err
 	}
 	rec := &storage.Client{
-		ClientID:   nc.ClientID,
-		Name:       nc.Name,
-		Public:     nc.Public,
-		GrantTypes: list(nc.GrantTypes),
-		Scopes:     list(nc.Scopes),
-		Audiences:  list(nc.Audiences),
-		Active:     true,
+		ClientID:               nc.ClientID,
+		Name:                   nc.Name,
+		Public:                 nc.Public,
+		GrantTypes:             list(nc.GrantTypes),
+		Scopes:                 list(nc.Scopes),
+		Audiences:              list(nc.Audiences),
+		Active:                 true,
+		RedirectURIs:           list(nc.RedirectURIs),
+		PostLogoutRedirectURIs: list(nc.PostLogoutRedirectURIs),
 	}
 	var secret string
 	if !nc.Public {
@@ -237,6 +326,10 @@ type ClientChange struct {
 	Active    *bool // false: the client can get no more tokens
 	Scopes    *[]string
 	Audiences *[]string
+	// RedirectURIs and PostLogoutRedirectURIs replace the client's lists;
+	// checked against its grants (NewClient.RedirectURIs).
+	RedirectURIs           *[]string
+	PostLogoutRedirectURIs *[]string
 }
 
 // Validate reports every rule ch breaks in a *ValidationError, or nil.
@@ -295,6 +388,17 @@ func (c *Clients) applyChange(ch ClientChange) func(rec *storage.Client) error {
 		}
 		if ch.Audiences != nil {
 			rec.Audiences = list(*ch.Audiences)
+		}
+		if ch.RedirectURIs != nil {
+			rec.RedirectURIs = list(*ch.RedirectURIs)
+		}
+		if ch.PostLogoutRedirectURIs != nil {
+			rec.PostLogoutRedirectURIs = list(*ch.PostLogoutRedirectURIs)
+		}
+		if ch.RedirectURIs != nil || ch.PostLogoutRedirectURIs != nil {
+			var v ValidationError
+			checkRedirects(&v, rec.GrantTypes, rec.RedirectURIs, rec.PostLogoutRedirectURIs)
+			return v.Err()
 		}
 		return nil
 	}

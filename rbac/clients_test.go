@@ -156,7 +156,28 @@ func TestClientValidation(t *testing.T) {
 		{"name not UTF-8", func(c *rbac.NewClient) { c.Name = "\xff" }, []string{"name"}, "UTF-8"},
 		{"no grant types", func(c *rbac.NewClient) { c.GrantTypes = nil }, []string{"grant_types"}, "grant_types is empty"},
 		{"unknown grant type", func(c *rbac.NewClient) { c.GrantTypes = []string{"implicit"} }, []string{"grant_types"}, "grant_types[0] is not one of"},
-		{"authorization_code", func(c *rbac.NewClient) { c.GrantTypes = []string{"password", "authorization_code"} }, []string{"grant_types"}, "grant_types[1] is not one of"},
+		{"authorization_code without redirect_uris", func(c *rbac.NewClient) { c.GrantTypes = []string{"authorization_code", "refresh_token"} }, []string{"redirect_uris"}, "redirect_uris is empty"},
+		{"authorization_code without refresh_token", func(c *rbac.NewClient) {
+			code(c, "https://app.example/cb")
+			c.GrantTypes = []string{"authorization_code"}
+		}, []string{"grant_types"}, "needs refresh_token"},
+		{"redirect_uris without the grant", func(c *rbac.NewClient) { c.RedirectURIs = []string{"https://app.example/cb"} }, []string{"redirect_uris"}, "for authorization_code clients only"},
+		{"post-logout URI without the grant", func(c *rbac.NewClient) { c.PostLogoutRedirectURIs = []string{"https://app.example/"} }, []string{"redirect_uris"}, "for authorization_code clients only"},
+		{"http redirect", func(c *rbac.NewClient) { code(c, "http://app.example/cb") }, []string{"redirect_uris"}, "redirect_uris[0] is not https"},
+		{"fragment", func(c *rbac.NewClient) { code(c, "https://app.example/cb#x") }, []string{"redirect_uris"}, "has a fragment"},
+		{"empty fragment", func(c *rbac.NewClient) { code(c, "https://app.example/cb#") }, []string{"redirect_uris"}, "has a fragment"},
+		{"wildcard host", func(c *rbac.NewClient) { code(c, "https://*.example.com/cb") }, []string{"redirect_uris"}, "has a wildcard"},
+		{"wildcard path", func(c *rbac.NewClient) { code(c, "https://app.example/*") }, []string{"redirect_uris"}, "has a wildcard"},
+		{"relative", func(c *rbac.NewClient) { code(c, "/callback") }, []string{"redirect_uris"}, "not an absolute URI"},
+		{"no host", func(c *rbac.NewClient) { code(c, "https:///cb") }, []string{"redirect_uris"}, "not an absolute URI"},
+		{"custom scheme opaque", func(c *rbac.NewClient) { code(c, "javascript:alert(1)") }, []string{"redirect_uris"}, "not an absolute URI"},
+		{"user info", func(c *rbac.NewClient) { code(c, "https://user@app.example/cb") }, []string{"redirect_uris"}, "user information"},
+		{"space", func(c *rbac.NewClient) { code(c, "https://app.example/c b") }, []string{"redirect_uris"}, "space or a control character"},
+		{"redirect twice", func(c *rbac.NewClient) { code(c, "https://app.example/cb", "https://app.example/cb") }, []string{"redirect_uris"}, "repeats an earlier URI"},
+		{"post-logout http", func(c *rbac.NewClient) {
+			code(c, "https://app.example/cb")
+			c.PostLogoutRedirectURIs = []string{"http://app.example/"}
+		}, []string{"post_logout_redirect_uris"}, "post_logout_redirect_uris[0] is not https"},
 		{"grant type twice", func(c *rbac.NewClient) { c.GrantTypes = []string{"password", "password"} }, []string{"grant_types"}, "grant_types[1] repeats an earlier grant type"},
 		{"public client_credentials", func(c *rbac.NewClient) { c.Public = true; c.GrantTypes = []string{"client_credentials"} }, []string{"grant_types"}, "needs a confidential client"},
 		{"scope with space", func(c *rbac.NewClient) { c.Scopes = []string{"a b"} }, []string{"scopes"}, "scopes[0] is not an RFC 6749 scope token"},
@@ -191,6 +212,13 @@ func TestClientValidation(t *testing.T) {
 				t.Errorf("Validate() detail = %q, want it to contain %q", v.Fields[0].Detail, tc.detail)
 			}
 		})
+	}
+	for _, uri := range []string{"https://app.example/cb", "http://127.0.0.1:5173/callback", "http://[::1]:8080/cb", "http://localhost/cb?x=1"} {
+		nc := valid()
+		code(&nc, uri)
+		if err := nc.Validate(); err != nil {
+			t.Errorf("Validate() with redirect URI %q = %v, want nil", uri, err)
+		}
 	}
 	if err := valid().Validate(); err != nil {
 		t.Errorf("Validate(valid) = %v", err)
@@ -460,4 +488,10 @@ func TestUserValidationErrors(t *testing.T) {
 			t.Errorf("HashPassword(short) message = %q", err.Error())
 		}
 	})
+}
+
+// code makes c an authorization_code client with redirect URIs uris.
+func code(c *rbac.NewClient, uris ...string) {
+	c.GrantTypes = []string{"authorization_code", "refresh_token"}
+	c.RedirectURIs = uris
 }

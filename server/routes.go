@@ -45,6 +45,14 @@ func routes(db pinger, o *oauth.Server, d *discovery.Handler, adminAPI http.Hand
 	r.Get(discovery.UserinfoPath, o.Userinfo)
 	r.Post(discovery.UserinfoPath, o.Userinfo)
 
+	// The browser flows: authorization code with the hosted login page,
+	// and RP-initiated logout.
+	r.Get(discovery.AuthorizationPath, o.Authorize)
+	r.Post(discovery.AuthorizationPath, o.Authorize)
+	r.Post(oauth.LoginPath, o.Login)
+	r.Get(discovery.EndSessionPath, o.Logout)
+	r.Post(discovery.EndSessionPath, o.Logout)
+
 	r.Mount("/admin/v1", adminAPI) // the admin API lists its own paths
 	return r
 }

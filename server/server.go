@@ -364,6 +364,12 @@ func (s *Server) purge(ctx context.Context) {
 	if n > 0 {
 		s.log.InfoContext(ctx, "expired tokens purged", "rows", n)
 	}
+	// Expired authorization codes and login sessions (the browser flows).
+	if a, err := s.store.PurgeAuthorizations(ctx, time.Now().Add(-time.Minute)); err != nil {
+		s.log.WarnContext(ctx, "purging expired authorizations failed", "error", err)
+	} else if a > 0 {
+		s.log.InfoContext(ctx, "expired authorizations purged", "rows", a)
+	}
 	if m, err := s.guard.Purge(ctx); err != nil {
 		s.log.WarnContext(ctx, "purging idle login protection state failed", "error", err)
 	} else if m > 0 {

@@ -99,6 +99,11 @@ type Client struct {
 	Active     bool
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	// RedirectURIs and PostLogoutRedirectURIs are where the authorization
+	// endpoint and RP-initiated logout may send the browser back to,
+	// matched exactly.
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
 }
 
 // Grants is what a subject holds: role names and the permissions they carry,
@@ -327,6 +332,7 @@ type Store interface {
 	Tokens
 	Audit
 	Logins
+	Authorizations
 	Transactor
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

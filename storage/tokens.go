@@ -29,6 +29,9 @@ type TokenFamily struct {
 	Subject   string
 	StartedAt time.Time // first issuance; an absolute session cap counts from here
 	RevokedAt time.Time // zero while live
+	// LoginSessionID is the hosted-login session the family was issued
+	// through (the authorization-code flow); empty for the password grant.
+	LoginSessionID string
 }
 
 // RefreshToken is a refresh token, stored by its signature (an HMAC of the

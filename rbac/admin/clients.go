@@ -26,6 +26,9 @@ type Client struct {
 	Roles      []string  `json:"roles"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// The authorization-code flow's redirect URIs; empty for other clients.
+	RedirectURIs           []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
 }
 
 // NewClientSecret is a created client with its secret, shown this once.
@@ -49,6 +52,7 @@ func (a *API) clientOf(ctx context.Context, c *storage.Client) (Client, error) {
 		ClientID: c.ClientID, Name: c.Name, Public: c.Public, Active: c.Active,
 		GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes), Audiences: nonNil(c.Audiences),
 		Roles: nonNil(roles), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
 	}, nil
 }
 
@@ -60,6 +64,9 @@ type newClient struct {
 	Scopes     []string `json:"scopes"`
 	Audiences  []string `json:"audiences"`
 	Roles      []string `json:"roles"`
+
+	RedirectURIs           []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
 }
 
 func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
@@ -76,6 +83,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 		c, secret, err := a.clients.Create(ctx, actor, rbac.NewClient{
 			ClientID: in.ClientID, Name: in.Name, Public: in.Public,
 			GrantTypes: in.GrantTypes, Scopes: in.Scopes, Audiences: in.Audiences, Roles: in.Roles,
+			RedirectURIs: in.RedirectURIs, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
 		})
 		if errors.Is(err, storage.ErrConflict) {
 			return problem(http.StatusConflict, KindConflict, "the client_id is taken")
@@ -132,6 +140,9 @@ type clientChange struct {
 	Active    *bool     `json:"active"`
 	Scopes    *[]string `json:"scopes"`
 	Audiences *[]string `json:"audiences"`
+
+	RedirectURIs           *[]string `json:"redirect_uris"`
+	PostLogoutRedirectURIs *[]string `json:"post_logout_redirect_uris"`
 }
 
 func (a *API) updateClient(w http.ResponseWriter, r *http.Request) error {
@@ -140,12 +151,12 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	if in.Name == nil && in.Active == nil && in.Scopes == nil && in.Audiences == nil {
-		return invalid("body", "give at least one of name, active, scopes, audiences")
+	if in.Name == nil && in.Active == nil && in.Scopes == nil && in.Audiences == nil && in.RedirectURIs == nil && in.PostLogoutRedirectURIs == nil {
+		return invalid("body", "give at least one of name, active, scopes, audiences, redirect_uris, post_logout_redirect_uris")
 	}
 	var out Client
 	err := a.change(r, audit.TargetClient, id, func(ctx context.Context, ev *storage.AuditEvent) error {
-		if in.Name == nil && in.Scopes == nil && in.Audiences == nil {
+		if in.Name == nil && in.Scopes == nil && in.Audiences == nil && in.RedirectURIs == nil && in.PostLogoutRedirectURIs == nil {
 			ev.Action = audit.ActionClientEnable
 			if !*in.Active {
 				ev.Action = audit.ActionClientDisable
@@ -157,6 +168,7 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) error {
 		}
 		c, err := a.clients.Update(ctx, actor, id, rbac.ClientChange{
 			Name: in.Name, Active: in.Active, Scopes: in.Scopes, Audiences: in.Audiences,
+			RedirectURIs: in.RedirectURIs, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
 		})
 		if err != nil {
 			return err

@@ -64,6 +64,9 @@ type Client struct {
 	Scopes     []string `yaml:"scopes"`
 	Audiences  []string `yaml:"audiences"`
 	Roles      []string `yaml:"roles"`
+	// The authorization-code flow: where the browser may be sent back.
+	RedirectURIs           []string `yaml:"redirect_uris"`
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
 
 	secret string // read from SecretEnv by Parse
 }
@@ -279,6 +282,9 @@ func (c *Client) spec() rbac.NewClient {
 		Scopes:     c.Scopes,
 		Audiences:  c.Audiences,
 		Roles:      c.Roles,
+
+		RedirectURIs:           c.RedirectURIs,
+		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 	}
 }
 

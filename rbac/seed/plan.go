@@ -575,6 +575,9 @@ func (s *Seeder) createClient(ctx context.Context, m ids, c Client) error {
 		Scopes:     c.Scopes,
 		Audiences:  c.Audiences,
 		Active:     true,
+
+		RedirectURIs:           c.RedirectURIs,
+		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 	}
 	if !c.Public {
 		h, err := s.hashSecret(ctx, c.secret)

@@ -10,14 +10,17 @@ import (
 // In this file clientID is always the OAuth client_id (Client.ClientID),
 // not the row's UUID.
 
-const clientColumns = `id, client_id, name, secret_hash, public, grant_types, scopes, audiences, active, created_at, updated_at`
+const clientColumns = `id, client_id, name, secret_hash, public, grant_types, scopes, audiences, active, created_at, updated_at,
+	redirect_uris, post_logout_redirect_uris`
 
 // clientDest returns where to scan the clientColumns of a row into c.
 func (s *Store) clientDest(c *storage.Client) []any {
 	c.GrantTypes, c.Scopes, c.Audiences = []string{}, []string{}, []string{}
+	c.RedirectURIs, c.PostLogoutRedirectURIs = []string{}, []string{}
 	return []any{&c.ID, &c.ClientID, &c.Name, &c.SecretHash, &c.Public,
 		s.d.ScanList(&c.GrantTypes), s.d.ScanList(&c.Scopes), s.d.ScanList(&c.Audiences),
-		&c.Active, timeDest{&c.CreatedAt}, timeDest{&c.UpdatedAt}}
+		&c.Active, timeDest{&c.CreatedAt}, timeDest{&c.UpdatedAt},
+		s.d.ScanList(&c.RedirectURIs), s.d.ScanList(&c.PostLogoutRedirectURIs)}
 }
 
 // getClient reads a client; lock is the locking clause, if any.
@@ -36,7 +39,7 @@ func (s *Store) getClient(ctx context.Context, clientID, lock string) (*storage.
 // checkClient checks the text of c.
 func checkClient(c *storage.Client) error {
 	err := checkText("client_id", c.ClientID, "name", c.Name, "secret hash", c.SecretHash)
-	for _, l := range [][]string{c.GrantTypes, c.Scopes, c.Audiences} {
+	for _, l := range [][]string{c.GrantTypes, c.Scopes, c.Audiences, c.RedirectURIs, c.PostLogoutRedirectURIs} {
 		for _, v := range l {
 			if err == nil {
 				err = storage.CheckText("list item", v)
@@ -56,10 +59,11 @@ func (s *Store) CreateClient(ctx context.Context, c *storage.Client) error {
 	created, updated := storage.Stamp(c.CreatedAt, t), storage.Stamp(c.UpdatedAt, t)
 	if err == nil {
 		_, err = s.exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			id, c.ClientID, c.Name, c.SecretHash, c.Public,
 			s.d.List(c.GrantTypes), s.d.List(c.Scopes), s.d.List(c.Audiences),
-			c.Active, s.d.Time(created), s.d.Time(updated))
+			c.Active, s.d.Time(created), s.d.Time(updated),
+			s.d.List(c.RedirectURIs), s.d.List(c.PostLogoutRedirectURIs))
 	}
 	if err != nil {
 		return fmt.Errorf("create client %q: %w", c.ClientID, err)
@@ -102,10 +106,12 @@ func (s *Store) UpdateClient(ctx context.Context, clientID string, fn func(*stor
 		if err == nil {
 			_, err = s.exec(ctx, `UPDATE clients
 				SET client_id = $2, name = $3, secret_hash = $4, public = $5,
-					grant_types = $6, scopes = $7, audiences = $8, active = $9, updated_at = $10
+					grant_types = $6, scopes = $7, audiences = $8, active = $9, updated_at = $10,
+					redirect_uris = $11, post_logout_redirect_uris = $12
 				WHERE id = $1`,
 				id, c.ClientID, c.Name, c.SecretHash, c.Public,
-				s.d.List(c.GrantTypes), s.d.List(c.Scopes), s.d.List(c.Audiences), c.Active, s.d.Time(c.UpdatedAt))
+				s.d.List(c.GrantTypes), s.d.List(c.Scopes), s.d.List(c.Audiences), c.Active, s.d.Time(c.UpdatedAt),
+				s.d.List(c.RedirectURIs), s.d.List(c.PostLogoutRedirectURIs))
 		}
 		if err != nil {
 			return fmt.Errorf("update client %q: %w", clientID, err)

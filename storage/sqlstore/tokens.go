@@ -49,9 +49,13 @@ func (s *Store) CreateRefreshToken(ctx context.Context, f *storage.TokenFamily, 
 	}
 	var newFamily bool
 	err = s.InTx(ctx, func(ctx context.Context) error {
-		n, err := s.exec(ctx, `INSERT INTO token_families (id, client_id, subject, started_at)
-			VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
-			familyID, f.ClientID, f.Subject, s.d.Time(started))
+		var loginSession any // NULL: the password grant
+		if f.LoginSessionID != "" {
+			loginSession = f.LoginSessionID
+		}
+		n, err := s.exec(ctx, `INSERT INTO token_families (id, client_id, subject, started_at, login_session_id)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
+			familyID, f.ClientID, f.Subject, s.d.Time(started), loginSession)
 		if err != nil {
 			return err
 		}
@@ -81,8 +85,11 @@ func checkRefreshToken(f *storage.TokenFamily, rt *storage.RefreshToken) (string
 		return "", errors.New("nil family or token")
 	}
 	if err := checkText("family id", f.ID, "client_id", f.ClientID, "subject", f.Subject,
-		"signature", rt.Signature, "token's family id", rt.FamilyID); err != nil {
+		"signature", rt.Signature, "token's family id", rt.FamilyID, "login session id", f.LoginSessionID); err != nil {
 		return "", err
+	}
+	if _, ok := storage.CanonicalID(f.LoginSessionID); f.LoginSessionID != "" && !ok {
+		return "", fmt.Errorf("%w: login session id is not a UUID", storage.ErrInvalid)
 	}
 	id, err := storage.NewID(f.ID)
 	if err != nil {
@@ -153,8 +160,12 @@ func (s *Store) GetTokenFamily(ctx context.Context, id string) (*storage.TokenFa
 	var f storage.TokenFamily
 	k, err := key("family id", id, storage.ErrNotFound)
 	if err == nil {
-		err = s.row(ctx, `SELECT id, client_id, subject, started_at, revoked_at FROM token_families WHERE id = $1`,
-			[]any{k}, &f.ID, &f.ClientID, &f.Subject, timeDest{&f.StartedAt}, timeDest{&f.RevokedAt})
+		var loginSession *string
+		err = s.row(ctx, `SELECT id, client_id, subject, started_at, revoked_at, login_session_id FROM token_families WHERE id = $1`,
+			[]any{k}, &f.ID, &f.ClientID, &f.Subject, timeDest{&f.StartedAt}, timeDest{&f.RevokedAt}, &loginSession)
+		if loginSession != nil {
+			f.LoginSessionID = *loginSession
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get token family %q: %w", id, err)

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Tokens", tokensCases},
 		{"Audit", auditCases},
 		{"Logins", loginsCases},
+		{"Authorizations", authorizationsCases},
 		{"InvalidText", invalidTextCases},
 		{"Tx", txCases},
 		{"Concurrency", concurrencyCases},
