@@ -65,7 +65,7 @@ IAM_URL ?= http://127.0.0.1:8080
 demo: spa gaia-data/dev.env
 	$(GO) build -o bin/example-inventory ./cmd/example-inventory
 	$(GO) build -o bin/example-bff ./cmd/example-bff
-	set -a && . ./gaia-data/dev.env && set +a && \
+	set -a; . ./gaia-data/dev.env; set +a; \
 	  bin/example-inventory --issuer $(IAM_URL) --cors-allowed-origins $(SPA_ORIGIN) & inv=$$!; \
 	  trap 'kill $$inv 2>/dev/null' EXIT INT TERM; \
 	  BFF_CLIENT_SECRET="$$GAIA_WEB_CLIENT_SECRET" bin/example-bff --issuer $(IAM_URL) \
