@@ -77,7 +77,9 @@ const (
 	DefaultSessionLifetime = 12 * time.Hour
 	DefaultMaxSessions     = 10000
 	loginLifetime          = 10 * time.Minute
-	maxLogins              = 10000
+	// MaxBodyBytes bounds a request body the proxy forwards.
+	MaxBodyBytes = 1 << 20
+	maxLogins    = 10000
 )
 
 // Config is a BFF's settings.
@@ -246,6 +248,10 @@ func New(ctx context.Context, cfg Config) (*BFF, error) {
 		Rewrite:        func(pr *httputil.ProxyRequest) { rewrite(pr, api) },
 		ModifyResponse: func(r *http.Response) error { r.Header.Del("Set-Cookie"); return nil },
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "body_too_large"})
+				return
+			}
 			log.WarnContext(r.Context(), "bff: API unreachable", "error", err)
 			writeJSON(w, http.StatusBadGateway, map[string]string{"error": "api_unavailable"})
 		},
@@ -528,6 +534,12 @@ func (b *BFF) api(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "iam_unavailable"})
 		return
 	}
+	if r.ContentLength > MaxBodyBytes {
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "body_too_large"})
+		return
+	}
+	// A chunked body is cut off where it passes the bound.
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	b.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
 }
 

@@ -331,6 +331,16 @@ func TestSession(t *testing.T) {
 			}
 			refreshed := token
 
+			big, _ := http.NewRequestWithContext(t.Context(), "POST", f.bff.URL+"/api/items", strings.NewReader(strings.Repeat("x", bff.MaxBodyBytes+1)))
+			big.Header.Set(bff.CSRFHeader, "1")
+			big.Header.Set("Origin", f.bff.URL)
+			big.AddCookie(sess)
+			if resp, err := http.DefaultClient.Do(big); err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge {
+				t.Errorf("POST of %d bytes: %v, %v; want 413", bff.MaxBodyBytes+1, resp, err)
+			} else {
+				resp.Body.Close()
+			}
+
 			resp, body = f.do(t, "POST", bff.LogoutPath, app, sess)
 			var out struct {
 				LogoutURL string `json:"logout_url"`
