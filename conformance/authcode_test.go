@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -411,6 +412,11 @@ func TestAuthorizeErrors(t *testing.T) {
 			{"extra query", func(q url.Values) { q.Set("redirect_uri", spaRedirect+"?next=https://evil.example") }},
 			{"two redirect URIs", func(q url.Values) { q.Add("redirect_uri", "https://evil.example/") }},
 			{"client without the grant", func(q url.Values) { q.Set("client_id", "gaia-cli") }},
+			{"NUL in client_id", func(q url.Values) { q.Set("client_id", "gaia-spa\x00") }},
+			{"invalid UTF-8 client_id", func(q url.Values) { q.Set("client_id", "\xff\xfe") }},
+			{"huge client_id", func(q url.Values) { q.Set("client_id", strings.Repeat("a", 4000)) }},
+			{"NUL in redirect", func(q url.Values) { q.Set("redirect_uri", spaRedirect+"\x00") }},
+			{"no client_id", func(q url.Values) { q.Del("client_id") }},
 		} {
 			t.Run(tc.name, func(t *testing.T) { wantNoRedirect(t, b.get(base(tc.mod))) })
 		}
@@ -638,4 +644,74 @@ func testAdminCodeClients(t *testing.T, l *local, api *adminClient) {
 	}
 	old := newCodeFlow(t, l.issuer, "mobile-app", "", "https://app.example/cb")
 	wantNoRedirect(t, b.get(old.authURL()))
+}
+
+// TestPromptAndMaxAge: prompt=none answers from the login session,
+// prompt=login and max_age=0 ask for the password again, and a disabled
+// user's session no longer counts.
+func TestPromptAndMaxAge(t *testing.T) {
+	forEachLocal(t, nil, func(t *testing.T, l *local) {
+		f := newCodeFlow(t, l.issuer, spaClient, "", spaRedirect)
+		b := newBrowser(t)
+		f.code(t, l.issuer, b.logIn(l.issuer, b.get(f.authURL()), "admin", adminPassword))
+
+		f.code(t, l.issuer, b.get(f.authURL(oauth2.SetAuthURLParam("prompt", "none"))))
+		f.code(t, l.issuer, b.get(f.authURL(oauth2.SetAuthURLParam("max_age", "3600"))))
+		for _, opt := range []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("prompt", "login"), oauth2.SetAuthURLParam("max_age", "0")} {
+			login := b.get(f.authURL(opt))
+			tok, err := f.exchange(t, f.code(t, l.issuer, b.logIn(l.issuer, login, "admin", adminPassword)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, c := f.idToken(t, tok); c["auth_time"] == nil {
+				t.Error("no auth_time")
+			}
+		}
+
+		// A disabled user's session no longer logs anyone in.
+		u, err := l.store.GetUserByUsername(ctx(t), "admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.store.UpdateUser(ctx(t), u.ID, func(u *storage.User) error { u.Active = false; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		wantRedirectError(t, b.get(f.authURL(oauth2.SetAuthURLParam("prompt", "none"))), spaRedirect, "login_required", f.state)
+	})
+}
+
+// TestConcurrentCodeExchange: of concurrent exchanges of one code exactly
+// one gets tokens; the others are invalid_grant, and revoke what the
+// winner got.
+func TestConcurrentCodeExchange(t *testing.T) {
+	forEachLocal(t, nil, func(t *testing.T, l *local) {
+		f := newCodeFlow(t, l.issuer, spaClient, "", spaRedirect)
+		b := newBrowser(t)
+		code := f.code(t, l.issuer, b.logIn(l.issuer, b.get(f.authURL()), "admin", adminPassword))
+		const n = 6
+		toks := make([]*oauth2.Token, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { toks[i], errs[i] = f.conf.Exchange(ctx(t), code, oauth2.VerifierOption(f.verifier)) })
+		}
+		wg.Wait()
+		var winner *oauth2.Token
+		for i, err := range errs {
+			if err == nil {
+				if winner != nil {
+					t.Fatal("two exchanges of one code succeeded")
+				}
+				winner = toks[i]
+				continue
+			}
+			wantGrantError(t, err, "invalid_grant")
+		}
+		if winner == nil {
+			t.Fatal("no exchange succeeded")
+		}
+		if got := userinfo(t, l.issuer, winner.AccessToken); got != http.StatusUnauthorized {
+			t.Errorf("userinfo with the winner's token after replays = %d, want 401 (revoked)", got)
+		}
+	})
 }

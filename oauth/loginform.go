@@ -22,8 +22,9 @@ import (
 // credential failure reads the same, whether the user exists or not.
 
 // maxLoginBytes bounds the login form's body: the authorization request
-// it carries, a username and a password.
-const maxLoginBytes = maxAuthorizeBytes + 4<<10
+// it carries (form-encoded again, so up to three times its size), a
+// username and a password.
+const maxLoginBytes = 3*maxAuthorizeBytes + 4<<10
 
 // loginFailed is what the form says for every credential failure (unknown
 // user, wrong password, disabled, locked): no enumeration.

@@ -34,15 +34,18 @@ func clientCreate(ctx context.Context, args []string, s sys) error {
 	var (
 		nc                               rbac.NewClient
 		grants, scopes, audiences, roles listFlag
+		redirects, postLogout            listFlag
 	)
 	cfg, err := parseConfig("client create", args, s, func(fs *flag.FlagSet) {
 		fs.StringVar(&nc.ClientID, "client-id", "", "the OAuth client_id (required)")
 		fs.StringVar(&nc.Name, "name", "", "a name for people to read (required)")
-		fs.Var(&grants, "grant-type", "password, refresh_token or client_credentials; repeat for several (required)")
+		fs.Var(&grants, "grant-type", "authorization_code, password, refresh_token or client_credentials; repeat for several (required)")
 		fs.Var(&scopes, "scope", "a scope the client may request; repeat for several")
 		fs.Var(&audiences, "audience", "an audience of its tokens; repeat for several (default: the server's default audience)")
 		fs.Var(&roles, "role", "a role the client itself holds (client_credentials); repeat for several")
 		fs.BoolVar(&nc.Public, "public", false, "a public client, with no secret (RFC 6749 §2.1); not for client_credentials")
+		fs.Var(&redirects, "redirect-uri", "an authorization_code client's redirect URI, matched exactly; repeat for several")
+		fs.Var(&postLogout, "post-logout-redirect-uri", "where RP-initiated logout may send the browser back; repeat for several")
 	})
 	if err != nil {
 		return err
@@ -60,6 +63,7 @@ func clientCreate(ctx context.Context, args []string, s sys) error {
 		return usageError(s, "client create", "missing "+strings.Join(missing, ", "))
 	}
 	nc.GrantTypes, nc.Scopes, nc.Audiences, nc.Roles = grants, scopes, audiences, roles
+	nc.RedirectURIs, nc.PostLogoutRedirectURIs = redirects, postLogout
 	// Refuse a bad command line before touching the database.
 	if err := nc.Validate(); err != nil {
 		return err

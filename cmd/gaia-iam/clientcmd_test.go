@@ -70,6 +70,16 @@ func TestClientCreate(t *testing.T) {
 			t.Errorf("public client = %+v, %v", c, err)
 		}
 		o.checkAudit(o.audit("client.", "mobile"), "client", "mobile", [2]string{"client.create", "public=true"})
+
+		o.mustRun("", "client", "create", "--client-id", "spa", "--name", "SPA", "--public",
+			"--grant-type", "authorization_code", "--grant-type", "refresh_token", "--scope", "openid",
+			"--redirect-uri", "https://app.example/cb", "--redirect-uri", "http://127.0.0.1:5173/cb",
+			"--post-logout-redirect-uri", "https://app.example/")
+		if c, err := o.store.GetClient(ctx, "spa"); err != nil ||
+			!slices.Equal(c.RedirectURIs, []string{"https://app.example/cb", "http://127.0.0.1:5173/cb"}) ||
+			!slices.Equal(c.PostLogoutRedirectURIs, []string{"https://app.example/"}) {
+			t.Errorf("authorization_code client = %+v, %v", c, err)
+		}
 	})
 }
 

@@ -255,6 +255,9 @@ func TestInvalidSeedsWriteNothing(t *testing.T) {
 		{"bad client_id", "client_id: cli\n", "client_id: -cli\n", `client "-cli": client_id must be letters`, nil},
 		{"duplicate scope", "scopes: [openid, offline_access]", "scopes: [openid, openid]", `client "web": scopes[1] repeats an earlier scope`, nil},
 		{"client role unknown", "roles: [InventoryViewer]\nusers", "roles: [Nobody]\nusers", `client "svc": unknown role "Nobody"`, nil},
+		{"redirect URI with a fragment", "    public: true\n    grant_types: [password, refresh_token]", "    public: true\n    grant_types: [authorization_code, refresh_token]\n    redirect_uris: [\"https://app.example/cb#x\"]", `client "cli": redirect_uris[0] has a fragment`, nil},
+		{"code client without redirect URI", "    public: true\n    grant_types: [password, refresh_token]", "    public: true\n    grant_types: [authorization_code, refresh_token]", `client "cli": redirect_uris is empty`, nil},
+		{"redirect URI without the grant", "    public: true\n    grant_types: [password, refresh_token]", "    public: true\n    grant_types: [password, refresh_token]\n    post_logout_redirect_uris: [\"https://app.example/\"]", `client "cli": redirect_uris and post_logout_redirect_uris are for authorization_code clients only`, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			getenv := tc.getenv
