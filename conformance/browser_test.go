@@ -201,21 +201,22 @@ func chromium(t *testing.T) context.Context {
 	return ctx
 }
 
-// waitText waits until the text of the element sel contains want.
+// waitText waits until the text of the element sel contains want. It
+// reads the text with a script on each try, so a page that is still
+// navigating (its nodes and script context replaced) is simply tried again.
 func waitText(sel, want string) chromedp.Action[chromedp.Void] {
+	expr := fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, sel)
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		var got string
+		var err error
 		for {
-			var err error
-			if got, err = chromedp.Text(chromedp.CSS(sel))(ctx, tg); err != nil {
-				return err
-			}
-			if strings.Contains(got, want) {
+			got, err = chromedp.Evaluate[string](expr)(ctx, tg)
+			if err == nil && strings.Contains(got, want) {
 				return nil
 			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("%s: text %q, want %q: %w", sel, got, want, ctx.Err())
+				return fmt.Errorf("%s: text %q (last error %v), want %q: %w", sel, got, err, want, ctx.Err())
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
