@@ -6,12 +6,13 @@ BIN   ?= bin/gaia-iam
 # The race detector needs cgo; use it wherever a C compiler is present.
 RACE  ?= $(if $(filter 1,$(shell $(GO) env CGO_ENABLED)),-race,)
 
-.PHONY: run build test lint bench tidy clean
+.PHONY: run build test lint bench tidy clean spa demo
 
 ## run: start the server on gaia-data/gaia.db with the example seed
 # The binary is exec'd, not `go run`, so SIGINT/SIGTERM reach the server itself.
 run: build gaia-data/dev.env
-	set -a && . ./gaia-data/dev.env && set +a && exec $(BIN) serve
+	set -a && . ./gaia-data/dev.env && set +a && \
+	  GAIA_CORS_ALLOWED_ORIGINS="$${GAIA_CORS_ALLOWED_ORIGINS-$(SPA_ORIGIN)}" exec $(BIN) serve
 
 # Development-only client secrets for the example seed's clients, made once
 # with mode 0600. A variable already set in the environment wins.
@@ -31,6 +32,8 @@ build:
 
 ## test: every test, with the race detector where cgo is available
 test:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory spa; \
+	  else echo "make: npm not found: the demo SPA is not built and its browser test skips" >&2; fi
 	$(GO) test $(RACE) -count=1 -timeout 10m ./...
 
 ## test-replicas: two gaia-iam serve processes on one PostgreSQL behave as one server
@@ -56,3 +59,20 @@ tidy:
 
 clean:
 	rm -rf bin
+
+## spa: build the demo SPA (web/demo-spa) with the locked npm packages
+SPA_ORIGIN ?= http://127.0.0.1:5173
+spa:
+	cd web/demo-spa && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+
+## demo: the example inventory service, the BFF demo (http://127.0.0.1:8090) and
+## the demo SPA ($(SPA_ORIGIN)), against the server of `make run`
+IAM_URL ?= http://127.0.0.1:8080
+demo: spa gaia-data/dev.env
+	$(GO) build -o bin/example-inventory ./cmd/example-inventory
+	$(GO) build -o bin/example-bff ./cmd/example-bff
+	set -a; . ./gaia-data/dev.env; set +a; \
+	  bin/example-inventory --issuer $(IAM_URL) --cors-allowed-origins $(SPA_ORIGIN) & inv=$$!; \
+	  trap 'kill $$inv 2>/dev/null' EXIT INT TERM; \
+	  BFF_CLIENT_SECRET="$$GAIA_WEB_CLIENT_SECRET" bin/example-bff --issuer $(IAM_URL) \
+	    --spa-listen $(patsubst http://%,%,$(SPA_ORIGIN))

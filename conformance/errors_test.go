@@ -73,7 +73,8 @@ func TestTokenErrors(t *testing.T) {
 			{"no grant_type", tokenCall{body: "username=admin", basic: web}, 400, "invalid_request"},
 			{"unknown grant", tokenCall{body: "grant_type=foo", basic: web}, 400, "unsupported_grant_type"},
 			{"implicit", tokenCall{body: "grant_type=implicit", basic: web}, 400, "unsupported_grant_type"},
-			{"authorization_code, client without the grant", tokenCall{body: "grant_type=authorization_code&code=x", basic: web}, 400, "unauthorized_client"},
+			// inventory-service: gaia-web has the grant, for its BFF.
+			{"authorization_code, client without the grant", tokenCall{body: "grant_type=authorization_code&code=x", basic: [2]string{"inventory-service", serviceSecret}}, 400, "unauthorized_client"},
 			{"duplicate grant_type", tokenCall{body: "grant_type=password&grant_type=client_credentials", basic: web}, 400, "invalid_request"},
 			{"duplicate username", tokenCall{body: pw + "&username=bob", basic: web}, 400, "invalid_request"},
 			{"credentials in the query", tokenCall{body: "grant_type=password", query: "username=admin&password=x", basic: web}, 400, "invalid_request"},

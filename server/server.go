@@ -112,6 +112,10 @@ type Config struct {
 	// Tracer, if set, traces every request (see NewTracerProvider); nil
 	// is off and costs nothing.
 	Tracer trace.TracerProvider
+	// CORSAllowedOrigins are the exact origins of browser apps that may
+	// call the token, revocation, userinfo, discovery and JWKS endpoints
+	// directly (see corsPaths); none: no CORS.
+	CORSAllowedOrigins []string
 }
 
 // Server is a ready-to-serve Gaia IAM.
@@ -324,6 +328,10 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 		obs.log = log
 	}
 	h := routes(store, o, disco, adminAPI, obs, !cfg.MetricsElsewhere, log, lists)
+	if h, err = withCORS(h, cfg.CORSAllowedOrigins); err != nil {
+		_ = rec.Close(ctx)
+		return nil, err
+	}
 	h = proxies.Handler(hygiene(h, log))
 	return &Server{handler: h, metrics: m, ring: ring, rbac: d.RBAC, seeded: res, store: store, audit: rec, hasher: d.Passwords, guard: g, log: log}, nil
 }

@@ -22,6 +22,8 @@
 //	--status        INVENTORY_STATUS        refuse tokens revoked in the IAM's token status lists (true)
 //	--status-max-staleness INVENTORY_STATUS_MAX_STALENESS
 //	                how long a status list the IAM cannot serve is still used, then tokens are refused (5m)
+//	--cors-allowed-origins  INVENTORY_CORS_ALLOWED_ORIGINS  comma-separated origins of
+//	                browser apps that may call the API with a Bearer token (optional)
 //
 // Items live in memory: it is an example.
 package main
@@ -42,6 +44,7 @@ import (
 	"time"
 
 	"github.com/gaia-platform/iam/claims"
+	"github.com/gaia-platform/iam/cors"
 )
 
 func main() {
@@ -65,6 +68,9 @@ type config struct {
 	// how long a list is used while the IAM cannot be reached.
 	Status             bool
 	StatusMaxStaleness time.Duration
+	// CORSAllowedOrigins are the exact origins of browser apps that call
+	// the API directly with fetch and a Bearer header.
+	CORSAllowedOrigins []string
 }
 
 const shutdownTimeout = 10 * time.Second
@@ -94,8 +100,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	fs.BoolVar(&c.Status, "status", status, "refuse tokens revoked in the IAM's token status lists, fetched in the background (env INVENTORY_STATUS)")
 	fs.DurationVar(&c.StatusMaxStaleness, "status-max-staleness", stale, "how long a status list the IAM cannot serve is still used; then tokens are refused (env INVENTORY_STATUS_MAX_STALENESS)")
+	origins := fs.String("cors-allowed-origins", env("INVENTORY_CORS_ALLOWED_ORIGINS", ""), "comma-separated exact origins of browser apps that may call the API (env INVENTORY_CORS_ALLOWED_ORIGINS)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
+	}
+	if c.CORSAllowedOrigins, err = cors.ParseList(*origins); err != nil {
+		return config{}, fmt.Errorf("--cors-allowed-origins: %w", err)
 	}
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -141,12 +151,28 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(net.Add
 	}
 	opts = append(opts, claims.WithRealm("inventory"), claims.WithLogger(log))
 
+	h := routes(v, newStore(), log, opts...)
+	if len(cfg.CORSAllowedOrigins) > 0 {
+		p, err := cors.New(cors.Config{
+			AllowedOrigins: cfg.CORSAllowedOrigins,
+			Methods:        []string{http.MethodPut, http.MethodDelete},
+			Headers:        []string{"Authorization", "Content-Type"},
+			Expose:         []string{"WWW-Authenticate"},
+		})
+		if err != nil {
+			return err
+		}
+		// Outside the router: a preflight is answered before routing,
+		// which knows no OPTIONS.
+		h = p.Handler(h)
+	}
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           routes(v, newStore(), log, opts...),
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,

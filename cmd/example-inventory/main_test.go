@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -220,11 +221,14 @@ func TestParseConfig(t *testing.T) {
 		{"bad staleness", []string{"--issuer", "http://iam", "--status-max-staleness", "0s"}, nil, config{}, true},
 		{"no issuer", nil, nil, config{}, true},
 		{"extra argument", []string{"--issuer", "http://iam", "serve"}, nil, config{}, true},
+		{"CORS origins", []string{"--issuer", "http://iam"}, map[string]string{"INVENTORY_CORS_ALLOWED_ORIGINS": "http://127.0.0.1:5173, https://app.example"},
+			config{Issuer: "http://iam", Listen: "127.0.0.1:8081", CORSAllowedOrigins: []string{"http://127.0.0.1:5173", "https://app.example"}}, false},
+		{"CORS wildcard", []string{"--issuer", "http://iam", "--cors-allowed-origins", "*"}, nil, config{}, true},
 		{"unknown flag", []string{"--nope"}, nil, config{}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseConfig(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
-			if (err != nil) != tc.wantErr || got != tc.want {
+			if (err != nil) != tc.wantErr || !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("parseConfig = %+v, %v; want %+v, error %v", got, err, tc.want, tc.wantErr)
 			}
 		})
@@ -238,5 +242,47 @@ func TestRunFailsWithoutIAM(t *testing.T) {
 	err := run(t.Context(), []string{"--issuer", down.URL, "--listen", "127.0.0.1:0"}, func(string) string { return "" }, &stderr)
 	if err == nil {
 		t.Error("run succeeded with the IAM down")
+	}
+}
+
+// TestServiceCORS: a browser app on an allowed origin may call the API
+// with a Bearer token (the preflight passes and the answer is readable);
+// any other origin's preflight is refused.
+func TestServiceCORS(t *testing.T) {
+	issuer := startIAM(t)
+	base := startService(t, config{Issuer: issuer, CORSAllowedOrigins: []string{"http://127.0.0.1:5173"}})
+	do := func(method, origin string, hdr map[string]string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), method, base+"/items", nil)
+		req.Header.Set("Origin", origin)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	pre := map[string]string{"Access-Control-Request-Method": "DELETE", "Access-Control-Request-Headers": "authorization"}
+	if resp := do(http.MethodOptions, "http://127.0.0.1:5173", pre); resp.StatusCode != http.StatusNoContent ||
+		resp.Header.Get("Access-Control-Allow-Origin") != "http://127.0.0.1:5173" {
+		t.Errorf("allowed preflight: %d, %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	if resp := do(http.MethodOptions, "http://127.0.0.1:5174", pre); resp.StatusCode != http.StatusForbidden ||
+		resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("refused preflight: %d, %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	token := userToken(t, issuer, "viewer", userPassword)
+	resp := do(http.MethodGet, "http://127.0.0.1:5173", map[string]string{"Authorization": "Bearer " + token})
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != "http://127.0.0.1:5173" {
+		t.Errorf("GET /items: %d, %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	// A refusal is readable too, with its RFC 6750 challenge.
+	resp = do(http.MethodGet, "http://127.0.0.1:5173", nil)
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Access-Control-Expose-Headers") != "WWW-Authenticate" {
+		t.Errorf("GET /items without a token: %d, expose %q", resp.StatusCode, resp.Header.Get("Access-Control-Expose-Headers"))
 	}
 }

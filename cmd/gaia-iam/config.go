@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gaia-platform/iam/cors"
 	"github.com/gaia-platform/iam/oauth"
 	"github.com/gaia-platform/iam/oauth/guard"
 	"github.com/gaia-platform/iam/oauth/statuslist"
@@ -57,6 +58,8 @@ type Config struct {
 	// AuditRetention is how long audit events are kept; 0 keeps them
 	// forever. See parseRetention.
 	AuditRetention time.Duration
+	// CORSAllowedOrigins: see server.Config.
+	CORSAllowedOrigins []string
 }
 
 // setting is one flag and its environment variable.
@@ -95,6 +98,7 @@ var settings = []setting{
 	{"status-list-ttl", "GAIA_STATUS_LIST_TTL", statuslist.DefaultTTL.String(), "ttl of the token status lists: how often services fetch them (1s to 5m)"},
 	{"status-list-cache", "GAIA_STATUS_LIST_CACHE", statuslist.DefaultCacheFor.String(), "how long a signed status list is served before it is built again (1s to 1m)"},
 	{"audit-retention", "GAIA_AUDIT_RETENTION", "0", "how long audit events are kept, e.g. 365d or 8760h (at least 1d); older ones are purged hourly by serve and by 'gaia-iam audit purge'; 0 keeps them forever"},
+	{"cors-allowed-origins", "GAIA_CORS_ALLOWED_ORIGINS", "", "comma-separated exact origins (scheme://host[:port]) of browser apps that may call token, revocation, userinfo, discovery and JWKS directly; no wildcard"},
 }
 
 // parseConfig reads the settings from args (flags) over getenv over the
@@ -223,6 +227,11 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 		errs = append(errs, errors.New("--access-token-ttl is longer than --refresh-token-ttl"))
 	}
 	errs = append(errs, readLimits(values, &cfg.Limits)...)
+	if o, err := cors.ParseList(*values["cors-allowed-origins"]); err != nil {
+		errs = append(errs, fmt.Errorf("--cors-allowed-origins: %w", err))
+	} else {
+		cfg.CORSAllowedOrigins = o
+	}
 	if u, err := withPostgresLimits(cfg.DatabaseURL, cfg.Limits); err != nil {
 		errs = append(errs, err)
 	} else {

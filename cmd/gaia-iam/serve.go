@@ -104,6 +104,7 @@ func serve(ctx context.Context, args []string, s sys) error {
 		StatusListTTL:        cfg.StatusListTTL,
 		StatusListCache:      cfg.StatusListCache,
 		Tracer:               tracer,
+		CORSAllowedOrigins:   cfg.CORSAllowedOrigins,
 	}, store, log)
 	if err != nil {
 		return cascadeHint(err)
