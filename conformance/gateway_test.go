@@ -255,7 +255,8 @@ func TestGatewayNGINX(t *testing.T) {
 	nginxBinary(t) // skip early, before any server starts
 	forEachBackend(t, func(t *testing.T, s *iam) {
 		rec, upstream := startRecorder(t, startInventory(t, s.issuer))
-		base := startNGINX(t, startGateway(t, s.issuer), upstream)
+		gw := startGateway(t, s.issuer)
+		base := startNGINX(t, gw, upstream)
 		api := (&adminClient{t: t, base: s.issuer + "/admin/v1", http: http.DefaultClient}).as(userToken(t, s.issuer, "admin", adminPassword).AccessToken)
 
 		viewer := createUser(t, api, "gw-viewer", "gw-viewer's long password")
@@ -358,6 +359,25 @@ func TestGatewayNGINX(t *testing.T) {
 					t.Errorf("GET %s = %d, want 403", p, r.status)
 				}
 				notReached(t, id)
+			}
+		})
+		t.Run("limits", func(t *testing.T) {
+			// A URI past the gateway's 8 KiB, within NGINX's buffers.
+			long := "/items/" + strings.Repeat("a", 9<<10)
+			if r := gwDo(t, "GET", base+long, viewerTok, "long-uri"); r.status != http.StatusForbidden {
+				t.Errorf("GET of a 9 KiB URI = %d, want 403", r.status)
+			}
+			notReached(t, "long-uri")
+			// Headers past NGINX's buffers: refused before any decision.
+			if r := gwDo(t, "GET", base+"/items", viewerTok, "huge-header", "X-Filler", strings.Repeat("a", 40<<10)); r.status < 400 {
+				t.Errorf("GET with a 40 KiB header through NGINX = %d, want a refusal", r.status)
+			}
+			notReached(t, "huge-header")
+			// And past the gateway's own 32 KiB, asked directly.
+			r := gwDo(t, "GET", "http://"+gw+"/auth", viewerTok, "direct", "X-Original-Method", "GET",
+				"X-Original-URI", "/items", "X-Filler", strings.Repeat("a", 40<<10))
+			if r.status != http.StatusRequestHeaderFieldsTooLarge {
+				t.Errorf("gateway asked with 40 KiB of headers = %d, want 431", r.status)
 			}
 		})
 		t.Run("logged out", func(t *testing.T) {

@@ -56,6 +56,9 @@ const (
 	HeaderTokenID     = "X-Gaia-Token-Id" // the jti, for the upstream's logs
 )
 
+// identityHeaders are every header allow may set.
+var identityHeaders = []string{HeaderSubject, HeaderType, HeaderClient, HeaderUsername, HeaderRoles, HeaderPermissions, HeaderTokenID}
+
 // Config configures a Handler.
 type Config struct {
 	Rules *Rules // required
@@ -155,6 +158,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// learns nothing of which routes exist.
 		h.deny.ServeHTTP(w, r)
 	case h.rules.list[i].Public:
+		// Empty identity headers: a proxy that copies the gateway's
+		// headers onto the request (Traefik's authResponseHeaders) then
+		// overwrites a client's forged ones rather than passing them on.
+		for _, name := range identityHeaders {
+			w.Header()[name] = []string{""}
+		}
 		w.WriteHeader(http.StatusOK)
 	default:
 		h.perRule[i].ServeHTTP(w, r)

@@ -124,6 +124,13 @@ func TestDecisions(t *testing.T) {
 				gateway.HeaderClient: "gaia-web", gateway.HeaderUsername: "cj", gateway.HeaderRoles: "InventoryViewer",
 				gateway.HeaderPermissions: "inventory.read", gateway.HeaderTokenID: "jti-1",
 			}
+			if tt.name == "nginx public" {
+				for name := range identity {
+					if v, ok := got.header[name]; !ok || len(v) != 1 || v[0] != "" {
+						t.Errorf("public route: %s = %q, want one empty value", name, v)
+					}
+				}
+			}
 			for name, want := range identity {
 				switch v := got.header.Get(name); {
 				case tt.wantIdentity && v != want:
