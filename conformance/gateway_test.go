@@ -89,7 +89,8 @@ func readmeNGINX(t *testing.T) string {
 func startGateway(t *testing.T, issuer string) string {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(gatewayBinary(t), "--listen", addr, "--rules", mustAbs(t, "../gateway-rules.example.yaml"))
+	cmd := exec.Command(gatewayBinary(t), "--listen", addr, "--audience", "gaia",
+		"--rules", mustAbs(t, "../gateway-rules.example.yaml"))
 	cmd.Env = append(os.Environ(), "GAIA_GATEWAY_ISSUER="+issuer)
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs

@@ -6,7 +6,7 @@
 // the bearer token, verified locally (package claims: the IAM's JWKS and
 // token status lists, fetched in the background, never per request).
 //
-//	gaia-gateway --issuer http://127.0.0.1:8080 --rules gateway-rules.example.yaml
+//	gaia-gateway --issuer http://127.0.0.1:8080 --audience gaia --rules gateway-rules.example.yaml
 //
 // Settings (a flag wins over the environment):
 //
@@ -14,7 +14,7 @@
 //	--rules       GAIA_GATEWAY_RULES       the rules file (required)
 //	--listen      GAIA_GATEWAY_LISTEN      address to listen on (127.0.0.1:8082)
 //	--proxy       GAIA_GATEWAY_PROXY       nginx, traefik or envoy: where the original request is read (nginx)
-//	--audience    GAIA_GATEWAY_AUDIENCE    aud a token must hold (optional)
+//	--audience    GAIA_GATEWAY_AUDIENCE    the audience of the services behind it: aud a token must hold (required)
 //	--realm       GAIA_GATEWAY_REALM       realm of the challenges (gaia)
 //	--status      GAIA_GATEWAY_STATUS      refuse tokens revoked in the IAM's token status lists (true)
 //	--status-max-staleness GAIA_GATEWAY_STATUS_MAX_STALENESS
@@ -89,7 +89,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.Rules, "rules", env("GAIA_GATEWAY_RULES", ""), "the rules file, YAML (env GAIA_GATEWAY_RULES)")
 	fs.StringVar(&c.Listen, "listen", env("GAIA_GATEWAY_LISTEN", "127.0.0.1:8082"), "address to listen on (env GAIA_GATEWAY_LISTEN)")
 	fs.StringVar(&c.Proxy, "proxy", env("GAIA_GATEWAY_PROXY", string(gateway.NGINX)), "nginx (X-Original-*), traefik (X-Forwarded-*) or envoy (the request line under /auth) (env GAIA_GATEWAY_PROXY)")
-	fs.StringVar(&c.Audience, "audience", env("GAIA_GATEWAY_AUDIENCE", ""), "aud a token must hold; empty accepts any audience of the issuer (env GAIA_GATEWAY_AUDIENCE)")
+	fs.StringVar(&c.Audience, "audience", env("GAIA_GATEWAY_AUDIENCE", ""), "the audience of the services behind the gateway, which a token's aud must hold (env GAIA_GATEWAY_AUDIENCE)")
 	fs.StringVar(&c.Realm, "realm", env("GAIA_GATEWAY_REALM", claims.DefaultRealm), "realm of the WWW-Authenticate challenges (env GAIA_GATEWAY_REALM)")
 	status, err := strconv.ParseBool(env("GAIA_GATEWAY_STATUS", "true"))
 	if err != nil {
@@ -112,6 +112,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return config{}, errors.New("a rules file is required: --rules or GAIA_GATEWAY_RULES")
 	case c.Issuer == "" && !c.Check:
 		return config{}, errors.New("an issuer is required: --issuer or GAIA_GATEWAY_ISSUER")
+	// A gateway accepting any audience would pass a token the IAM issued
+	// for another service (RFC 8725 §3.9).
+	case c.Audience == "" && !c.Check:
+		return config{}, errors.New("an audience is required: --audience or GAIA_GATEWAY_AUDIENCE")
 	case c.Proxy != string(gateway.NGINX) && c.Proxy != string(gateway.Traefik) && c.Proxy != string(gateway.Envoy):
 		return config{}, fmt.Errorf("--proxy %q: want nginx, traefik or envoy", c.Proxy)
 	case c.StatusMaxStaleness <= 0:

@@ -13,18 +13,18 @@ func env(m map[string]string) func(string) string { return func(k string) string
 
 func TestParseConfig(t *testing.T) {
 	c, err := parseConfig([]string{"--listen", "127.0.0.1:9999", "--status=false"}, env(map[string]string{
-		"GAIA_GATEWAY_ISSUER": "http://iam", "GAIA_GATEWAY_RULES": "r.yaml", "GAIA_GATEWAY_LISTEN": "127.0.0.1:1",
+		"GAIA_GATEWAY_ISSUER": "http://iam", "GAIA_GATEWAY_RULES": "r.yaml", "GAIA_GATEWAY_AUDIENCE": "gaia", "GAIA_GATEWAY_LISTEN": "127.0.0.1:1",
 		"GAIA_GATEWAY_STATUS": "true", "GAIA_GATEWAY_STATUS_MAX_STALENESS": "1m", "GAIA_GATEWAY_PROXY": "traefik",
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := config{Issuer: "http://iam", Rules: "r.yaml", Listen: "127.0.0.1:9999", Proxy: "traefik", Realm: "gaia",
+	want := config{Issuer: "http://iam", Rules: "r.yaml", Audience: "gaia", Listen: "127.0.0.1:9999", Proxy: "traefik", Realm: "gaia",
 		Status: false, StatusMaxStaleness: time.Minute}
 	if c != want {
 		t.Errorf("parseConfig = %+v, want %+v (flags win over the environment)", c, want)
 	}
-	c, err = parseConfig([]string{"--issuer", "http://iam", "--rules", "r.yaml"}, env(nil), io.Discard)
+	c, err = parseConfig([]string{"--issuer", "http://iam", "--audience", "gaia", "--rules", "r.yaml"}, env(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,11 +33,12 @@ func TestParseConfig(t *testing.T) {
 	}
 
 	for name, args := range map[string][]string{
-		"no issuer":       {"--rules", "r.yaml"},
-		"no rules":        {"--issuer", "http://iam"},
-		"bad proxy":       {"--issuer", "http://iam", "--rules", "r.yaml", "--proxy", "haproxy"},
-		"zero staleness":  {"--issuer", "http://iam", "--rules", "r.yaml", "--status-max-staleness", "0s"},
-		"extra arguments": {"--issuer", "http://iam", "--rules", "r.yaml", "serve"},
+		"no issuer":       {"--rules", "r.yaml", "--audience", "gaia"},
+		"no rules":        {"--issuer", "http://iam", "--audience", "gaia"},
+		"no audience":     {"--issuer", "http://iam", "--rules", "r.yaml"},
+		"bad proxy":       {"--issuer", "http://iam", "--audience", "gaia", "--rules", "r.yaml", "--proxy", "haproxy"},
+		"zero staleness":  {"--issuer", "http://iam", "--audience", "gaia", "--rules", "r.yaml", "--status-max-staleness", "0s"},
+		"extra arguments": {"--issuer", "http://iam", "--audience", "gaia", "--rules", "r.yaml", "serve"},
 	} {
 		if _, err := parseConfig(args, env(nil), io.Discard); err == nil {
 			t.Errorf("%s: parseConfig succeeded", name)
@@ -62,7 +63,7 @@ func TestCheck(t *testing.T) {
 		t.Errorf("--check on a bad file: %v, want an error naming rule 1", err)
 	}
 	// A bad file stops the gateway before it contacts the IAM.
-	err = run(t.Context(), []string{"--issuer", "http://127.0.0.1:1", "--rules", bad}, env(nil), io.Discard, io.Discard)
+	err = run(t.Context(), []string{"--issuer", "http://127.0.0.1:1", "--audience", "gaia", "--rules", bad}, env(nil), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "rule 1") {
 		t.Errorf("serve with a bad file: %v, want an error naming rule 1", err)
 	}
