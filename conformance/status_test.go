@@ -62,7 +62,8 @@ func inventoryBinary(t *testing.T) string {
 func startInventory(t *testing.T, issuer string) string {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(inventoryBinary(t), "--issuer", issuer, "--listen", addr)
+	// The tokens of these tests are for the default audience.
+	cmd := exec.Command(inventoryBinary(t), "--issuer", issuer, "--listen", addr, "--audience", "gaia")
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
