@@ -104,6 +104,7 @@ func serve(ctx context.Context, args []string, s sys) error {
 		StatusListTTL:        cfg.StatusListTTL,
 		StatusListCache:      cfg.StatusListCache,
 		Tracer:               tracer,
+		AccessTokenMaxBytes:  cfg.AccessTokenMaxBytes,
 	}, store, log)
 	if err != nil {
 		return cascadeHint(err)
