@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -275,4 +277,58 @@ func TestAudienceAndTokenSize(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestAudienceAtTheService runs gaia-iam and the example inventory service
+// as the service of https://inventory.example.com: it accepts a token
+// asked for it, and refuses one for the default audience. The budget comes
+// from GAIA_ACCESS_TOKEN_MAX_BYTES.
+func TestAudienceAtTheService(t *testing.T) {
+	const inventory = "https://inventory.example.com"
+	example, err := os.ReadFile("../seed.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The example seed, the inventory service's client also allowed to
+	// ask for the inventory audience.
+	old := "    secret_env: INVENTORY_SERVICE_SECRET\n    grant_types: [client_credentials]\n    audiences: [gaia]\n"
+	if !strings.Contains(string(example), old) {
+		t.Fatal("the example seed's inventory-service entry changed")
+	}
+	seedFile := filepath.Join(t.TempDir(), "seed.yaml")
+	edited := strings.Replace(string(example), old, strings.Replace(old, "[gaia]", "[gaia, "+inventory+"]", 1), 1)
+	if err := os.WriteFile(seedFile, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	forEachBackend(t, func(t *testing.T, s *iam) {
+		base := startInventoryFor(t, s.issuer, inventory)
+		svc := [2]string{"inventory-service", serviceSecret}
+		token := func(extra string) tokenResult {
+			t.Helper()
+			return tokenCall{body: "grant_type=client_credentials" + extra, basic: svc}.do(t, s)
+		}
+		scoped := token("&resource=" + url.QueryEscape(inventory))
+		at, _ := scoped.body["access_token"].(string)
+		if scoped.status != http.StatusOK || itemsStatus(t, base, at) != http.StatusOK {
+			t.Fatalf("token asked for the inventory service: %d %s, or refused there", scoped.status, scoped.raw)
+		}
+		_, c := payload(t, at)
+		if !slices.Equal(strs(c["aud"]), []string{inventory}) || !slices.Equal(strs(c["permissions"]), []string{"inventory.read"}) {
+			t.Errorf("aud %v permissions %v", c["aud"], c["permissions"])
+		}
+		gaia := token("&audience=gaia")
+		gt, _ := gaia.body["access_token"].(string)
+		if gaia.status != http.StatusOK || itemsStatus(t, base, gt) != http.StatusUnauthorized {
+			t.Errorf("a token for the default audience must be refused at the inventory service")
+		}
+		if r := token("&resource=" + url.QueryEscape("https://analytics.example.com")); r.status != http.StatusBadRequest || r.body["error"] != "invalid_target" {
+			t.Errorf("a service not the client's: %d %s, want invalid_target", r.status, r.raw)
+		}
+		// The admin's token (eight permissions, every audience of
+		// gaia-web) is over a 1024-byte budget; the service's fits.
+		admin := tokenCall{body: "grant_type=password&scope=openid+profile+email+offline_access&username=admin&password=" + url.QueryEscape(adminPassword), basic: web}.do(t, s)
+		if admin.status != http.StatusBadRequest || admin.body["error"] != "invalid_target" {
+			t.Errorf("admin login over a 1024-byte budget: %d %s, want invalid_target", admin.status, admin.raw)
+		}
+	}, "GAIA_SEED_FILE="+seedFile, "GAIA_ACCESS_TOKEN_MAX_BYTES=1024")
 }
