@@ -184,8 +184,9 @@ func checkTokenRequest(r *http.Request) error {
 // authorize completes an access request fosite has authenticated: it grants
 // the requested scopes and audience, and resolves who the token is for and
 // what it carries — again on every refresh, so role changes show and a
-// disabled user is refused. target is the service the request names
-// (RFC 8707), or "": the token is then for it alone.
+// disabled user is refused. target is the one service the request names
+// (RFC 8707 resource, or audience), "" for none; a token for a service
+// names it alone and carries only its permissions.
 func (s *Server) authorize(ctx context.Context, grant string, ar fosite.AccessRequester, target string) error {
 	if err := s.grant(ctx, grant, ar, target); err != nil {
 		return err
