@@ -72,7 +72,7 @@ demo: spa gaia-data/dev.env
 	$(GO) build -o bin/example-inventory ./cmd/example-inventory
 	$(GO) build -o bin/example-bff ./cmd/example-bff
 	set -a; . ./gaia-data/dev.env; set +a; \
-	  bin/example-inventory --issuer $(IAM_URL) --cors-allowed-origins $(SPA_ORIGIN) & inv=$$!; \
+	  bin/example-inventory --issuer $(IAM_URL) --audience gaia --cors-allowed-origins $(SPA_ORIGIN) & inv=$$!; \
 	  trap 'kill $$inv 2>/dev/null' EXIT INT TERM; \
 	  BFF_CLIENT_SECRET="$$GAIA_WEB_CLIENT_SECRET" bin/example-bff --issuer $(IAM_URL) \
 	    --spa-listen $(patsubst http://%,%,$(SPA_ORIGIN))

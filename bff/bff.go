@@ -102,7 +102,7 @@ type Config struct {
 	// API is the base URL requests under APIPrefix are proxied to.
 	// Required.
 	API string
-	// Audience, when set, must be in the access token's aud.
+	// Audience must be in the access token's aud (claims requires one).
 	Audience string
 	// Scopes requested; nil: openid and offline_access.
 	Scopes []string

@@ -58,7 +58,7 @@ func newFixture(t *testing.T, b storagetest.Backend) *fixture {
 	}
 	h, err := bff.New(t.Context(), bff.Config{
 		Issuer: f.iam.Issuer, ClientID: "gaia-web", ClientSecret: servertest.WebSecret,
-		BaseURL: base, API: api.URL, Logger: storagetest.Logger(t),
+		BaseURL: base, API: api.URL, Audience: "gaia", Logger: storagetest.Logger(t),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -54,7 +54,7 @@ func TestInProcessJWKS(t *testing.T) {
 	}
 	weak := set(newTestKey("weak", 1024))
 	if _, err := claims.NewVerifier(t.Context(), claims.VerifierConfig{
-		Issuer: li.URL, JWKS: func(context.Context) ([]byte, error) { return weak, nil },
+		Issuer: li.URL, Audience: "gaia", JWKS: func(context.Context) ([]byte, error) { return weak, nil },
 	}); err == nil {
 		t.Error("NewVerifier accepted a source with only a 1024-bit key")
 	}

@@ -58,10 +58,15 @@ type VerifierConfig struct {
 	// Issuer is the IAM's issuer URL. Required. It is compared byte for
 	// byte with the discovery document's issuer and with every token's iss.
 	Issuer string
-	// Audience, when set, must be one of a token's aud values. When empty
-	// any audience of the issuer's is accepted: set it once the IAM issues
-	// tokens for this service's own audience (RFC 9068 §4, RFC 8725 §3.9).
+	// Audience must be one of a token's aud values: the service's own
+	// identifier, for which clients ask the IAM (RFC 8707 resource), so a
+	// token for another service is refused here (RFC 9068 §4, RFC 8725
+	// §3.9). Required unless InsecureAcceptAnyAudience.
 	Audience string
+	// InsecureAcceptAnyAudience accepts a token whatever its aud, when
+	// Audience is empty: any token the IAM issued to anyone, for any
+	// service, is then good here. NewVerifier logs a warning saying so.
+	InsecureAcceptAnyAudience bool
 	// Leeway is the clock skew tolerated on exp, nbf and iat, in whole
 	// seconds. Zero means DefaultLeeway; more than MaxLeeway is an error.
 	Leeway time.Duration
@@ -146,6 +151,9 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Issuer == "" {
 		return nil, errors.New("claims: verifier: issuer required")
 	}
+	if cfg.Audience == "" && !cfg.InsecureAcceptAnyAudience {
+		return nil, errors.New("claims: verifier: audience required (the service's own identifier; InsecureAcceptAnyAudience to accept tokens for any service)")
+	}
 	switch {
 	case cfg.Leeway < 0 || cfg.Leeway > MaxLeeway:
 		return nil, fmt.Errorf("claims: verifier: leeway %v, want 0 to %v", cfg.Leeway, MaxLeeway)
@@ -178,6 +186,9 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 		return nil, fmt.Errorf("claims: verifier: negative status staleness %v", cfg.StatusMaxStaleness)
 	case cfg.StatusMaxStaleness == 0:
 		cfg.StatusMaxStaleness = DefaultStatusMaxStaleness
+	}
+	if cfg.Audience == "" {
+		cfg.Logger.Warn("INSECURE: this verifier accepts tokens for any audience: a token the IAM issued for another service is accepted here; set an audience", "issuer", cfg.Issuer)
 	}
 	v := &Verifier{
 		issuer:     cfg.Issuer,

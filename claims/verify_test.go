@@ -1,6 +1,7 @@
 package claims_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rsa"
@@ -11,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -28,6 +30,9 @@ import (
 
 func newVerifier(t testing.TB, cfg claims.VerifierConfig) *claims.Verifier {
 	t.Helper()
+	if cfg.Audience == "" && !cfg.InsecureAcceptAnyAudience {
+		cfg.Audience = "gaia" // what the test issuers mint
+	}
 	v, err := claims.NewVerifier(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("NewVerifier: %v", err)
@@ -111,9 +116,14 @@ func TestVerifyIAM(t *testing.T) {
 				}
 			})
 		}
-		// No audience configured: any audience of the issuer's.
-		if _, err := newVerifier(t, claims.VerifierConfig{Issuer: s.issuer}).Verify(t.Context(), svc); err != nil {
-			t.Errorf("Verify without audience: %v", err)
+		// Only when told to: any audience, said loudly.
+		var logs bytes.Buffer
+		anyAud := newVerifier(t, claims.VerifierConfig{Issuer: s.issuer, InsecureAcceptAnyAudience: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if _, err := anyAud.Verify(t.Context(), svc); err != nil {
+			t.Errorf("Verify accepting any audience: %v", err)
+		}
+		if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "INSECURE") {
+			t.Errorf("InsecureAcceptAnyAudience logged %q, want an INSECURE warning", logs.String())
 		}
 	})
 
@@ -556,13 +566,14 @@ func TestNewVerifierErrors(t *testing.T) {
 		cfg  claims.VerifierConfig
 	}{
 		{"no issuer", claims.VerifierConfig{}},
-		{"leeway too long", claims.VerifierConfig{Issuer: li.URL, Leeway: 6 * time.Minute}},
-		{"negative leeway", claims.VerifierConfig{Issuer: li.URL, Leeway: -time.Second}},
-		{"negative refetch interval", claims.VerifierConfig{Issuer: li.URL, MinRefetchInterval: -time.Second}},
-		{"issuer down", claims.VerifierConfig{Issuer: down.URL}},
-		{"issuer with a slash", claims.VerifierConfig{Issuer: li.URL + "/"}},
-		{"discovery names another issuer", claims.VerifierConfig{Issuer: wrongIssuer.URL}},
-		{"no usable key", claims.VerifierConfig{Issuer: weak.URL}},
+		{"leeway too long", claims.VerifierConfig{Audience: "gaia", Issuer: li.URL, Leeway: 6 * time.Minute}},
+		{"negative leeway", claims.VerifierConfig{Audience: "gaia", Issuer: li.URL, Leeway: -time.Second}},
+		{"negative refetch interval", claims.VerifierConfig{Audience: "gaia", Issuer: li.URL, MinRefetchInterval: -time.Second}},
+		{"issuer down", claims.VerifierConfig{Audience: "gaia", Issuer: down.URL}},
+		{"issuer with a slash", claims.VerifierConfig{Audience: "gaia", Issuer: li.URL + "/"}},
+		{"discovery names another issuer", claims.VerifierConfig{Audience: "gaia", Issuer: wrongIssuer.URL}},
+		{"no usable key", claims.VerifierConfig{Audience: "gaia", Issuer: weak.URL}},
+		{"no audience", claims.VerifierConfig{Issuer: li.URL}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := claims.NewVerifier(t.Context(), tc.cfg); err == nil {

@@ -160,7 +160,7 @@ func startDemo(t *testing.T, dbURL string) *demo {
 	d.iam = start(t, dbURL, "GAIA_SEED_FILE="+seedFile, "GAIA_CORS_ALLOWED_ORIGINS="+d.spa)
 	runCommand(t, buildCommand(t, "example-inventory"), []string{
 		"INVENTORY_ISSUER=" + d.iam.issuer, "INVENTORY_LISTEN=" + strings.TrimPrefix(d.inventory, "http://"),
-		"INVENTORY_CORS_ALLOWED_ORIGINS=" + d.spa,
+		"INVENTORY_CORS_ALLOWED_ORIGINS=" + d.spa, "INVENTORY_AUDIENCE=gaia",
 	}, d.inventory+"/healthz")
 	runCommand(t, buildCommand(t, "example-bff"), []string{
 		"BFF_ISSUER=" + d.iam.issuer, "BFF_LISTEN=" + strings.TrimPrefix(d.bff, "http://"), "BFF_API_URL=" + d.inventory,

@@ -88,7 +88,7 @@ func TestTokenErrors(t *testing.T) {
 			{"Basic not base64", tokenCall{body: pw, authorization: "Basic !!!notbase64"}, 400, "invalid_request"},
 			{"scope not allowed", tokenCall{body: pw + "&scope=admin", basic: web}, 400, "invalid_scope"},
 			{"wildcard-looking scope", tokenCall{body: pw + "&scope=*", basic: web}, 400, "invalid_scope"},
-			{"audience not allowed", tokenCall{body: pw + "&audience=gaia/../admin", basic: web}, 400, "invalid_request"},
+			{"audience not allowed", tokenCall{body: pw + "&audience=gaia/../admin", basic: web}, 400, "invalid_target"},
 			{"missing password", tokenCall{body: "grant_type=password&username=admin", basic: web}, 400, "invalid_request"},
 			{"wrong password", tokenCall{body: "grant_type=password&username=admin&password=nope", basic: web}, 400, "invalid_grant"},
 			{"unknown user", tokenCall{body: "grant_type=password&username=nobody&password=nope", basic: web}, 400, "invalid_grant"},

@@ -96,7 +96,7 @@ func TestKeyRevokeAtOnce(t *testing.T) {
 func TestKeyRevokeReachesVerifiers(t *testing.T) {
 	forEachLocal(t, nil, func(t *testing.T, l *local) {
 		var ahead atomic.Int64 // how far the verifier's clock is ahead of the real one
-		v, err := claims.NewVerifier(ctx(t), claims.VerifierConfig{Issuer: l.issuer,
+		v, err := claims.NewVerifier(ctx(t), claims.VerifierConfig{Issuer: l.issuer, Audience: "gaia",
 			Now: func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }})
 		if err != nil {
 			t.Fatal(err)
@@ -147,7 +147,7 @@ func TestKeyRotationPublishesFirst(t *testing.T) {
 			t.Errorf("token kid during the publish delay = %s, want the old key %s (next is %s)", got, old, next.ID)
 		}
 		var rt countingTransport
-		v, err := claims.NewVerifier(ctx(t), claims.VerifierConfig{Issuer: l.issuer, HTTPClient: &http.Client{Transport: &rt}})
+		v, err := claims.NewVerifier(ctx(t), claims.VerifierConfig{Issuer: l.issuer, Audience: "gaia", HTTPClient: &http.Client{Transport: &rt}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -61,8 +61,15 @@ func inventoryBinary(t *testing.T) string {
 // default settings (status lists on), and returns its base URL.
 func startInventory(t *testing.T, issuer string) string {
 	t.Helper()
+	// The tokens of these tests are for the default audience.
+	return startInventoryFor(t, issuer, "gaia")
+}
+
+// startInventoryFor runs the example service as the service of audience.
+func startInventoryFor(t *testing.T, issuer, audience string) string {
+	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(inventoryBinary(t), "--issuer", issuer, "--listen", addr)
+	cmd := exec.Command(inventoryBinary(t), "--issuer", issuer, "--listen", addr, "--audience", audience)
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {

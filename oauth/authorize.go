@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -51,6 +52,7 @@ var authorizeDescriptions = map[string]string{
 	"access_denied":             "The request was denied.",
 	"unsupported_response_type": "The response type is not supported; use code.",
 	"invalid_scope":             "The requested scope is invalid, unknown, or not allowed for this client.",
+	"invalid_target":            "The requested resource or audience is invalid, repeated, or not allowed for this client.",
 	"server_error":              "The server could not complete the request.",
 	"temporarily_unavailable":   "The server is temporarily unable to handle the request.",
 	"login_required":            "The user must log in.",
@@ -106,11 +108,26 @@ func (s *Server) authorizeRequest(ctx context.Context, w http.ResponseWriter, r 
 	if st := form["state"]; len(st) > 0 {
 		back.state = st[0]
 	}
-	for _, v := range form {
-		if len(v) > 1 { // RFC 6749 §3.1
+	for k, v := range form {
+		if len(v) > 1 { // RFC 6749 §3.1; one service per token (RFC 8707)
+			if k == "resource" || k == "audience" {
+				s.authorizeError(ctx, w, r, back, errTarget())
+				return
+			}
 			s.authorizeError(ctx, w, r, back, errRequest())
 			return
 		}
+	}
+	// The service the grant is for is judged here, not by fosite (which
+	// would answer invalid_request); the login page keeps it in form.
+	fosForm := maps.Clone(form)
+	target, err := requestedTarget(fosForm)
+	if err == nil && target != "" {
+		err = allowTarget(c, target)
+	}
+	if err != nil {
+		s.authorizeError(ctx, w, r, back, err)
+		return
 	}
 	prompt, maxAge, err := promptOf(form)
 	if err != nil {
@@ -125,7 +142,7 @@ func (s *Server) authorizeRequest(ctx context.Context, w http.ResponseWriter, r 
 		s.authorizeError(ctx, w, r, back, err)
 		return
 	}
-	fr, err := http.NewRequestWithContext(ctx, http.MethodGet, "/?"+form.Encode(), http.NoBody)
+	fr, err := http.NewRequestWithContext(ctx, http.MethodGet, "/?"+fosForm.Encode(), http.NoBody)
 	if err != nil {
 		s.authorizeError(ctx, w, r, back, errRequest())
 		return
@@ -155,7 +172,7 @@ func (s *Server) authorizeRequest(ctx context.Context, w http.ResponseWriter, r 
 		return
 	}
 
-	sess := &Session{Subject: ls.UserID, Type: claims.User, AuthTime: ls.AuthTime, LoginSessionID: ls.ID, Nonce: form.Get("nonce")}
+	sess := &Session{Subject: ls.UserID, Type: claims.User, AuthTime: ls.AuthTime, LoginSessionID: ls.ID, Nonce: form.Get("nonce"), Resource: target}
 	grantRequested(ar)
 	resp, err := s.provider.NewAuthorizeResponse(ctx, ar, sess)
 	if err != nil {

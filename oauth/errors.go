@@ -55,6 +55,7 @@ var descriptions = map[string]string{
 	"unsupported_grant_type":  "The grant type is not supported.",
 	"invalid_scope":           "The requested scope is invalid, unknown, or not allowed for this client.",
 	"unsupported_token_type":  "The token type is not supported.",
+	"invalid_target":          "The requested resource or audience is invalid, repeated, or not allowed for this client.",
 	"server_error":            "The server could not complete the request.",
 	"temporarily_unavailable": "The server is temporarily unable to handle the request.",
 }
@@ -80,7 +81,8 @@ func toOAuthError(err error) *oauthError {
 	code, status := rfc.ErrorField, rfc.CodeField
 	switch code {
 	case "invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
-		"unsupported_grant_type", "invalid_scope", "unsupported_token_type", "server_error", "temporarily_unavailable":
+		"unsupported_grant_type", "invalid_scope", "unsupported_token_type", "server_error", "temporarily_unavailable",
+		"invalid_target":
 	case "scope_not_granted", "invalid_audience":
 		code = "invalid_scope"
 	case "token_inactive", "token_expired", "token_signature_mismatch", "token_claim":

@@ -51,6 +51,12 @@ type Config struct {
 	Now func() time.Time
 	// Guard is login protection; required.
 	Guard *guard.Guard
+	// Services maps service audiences to the permissions their tokens
+	// carry (RFC 8707 resource); nil declares none.
+	Services *rbac.Services
+	// AccessTokenMaxBytes is the budget of an access token: a larger one
+	// is refused with invalid_target. 0 means DefaultAccessTokenMaxBytes.
+	AccessTokenMaxBytes int
 	// Status gives every access token its token-status-list entry
 	// (*statuslist.Lists); nil issues tokens without a status claim.
 	Status statusAssigner
@@ -105,8 +111,13 @@ func New(cfg Config, store storage.Store, svc *rbac.Service, keys signingKeys, s
 		return nil, errors.New("oauth: token secret must be at least 32 bytes")
 	case cfg.DefaultAudience == "":
 		return nil, errors.New("oauth: default audience is required")
+	case cfg.AccessTokenMaxBytes != 0 && (cfg.AccessTokenMaxBytes < MinAccessTokenMaxBytes || cfg.AccessTokenMaxBytes > MaxAccessTokenMaxBytes):
+		return nil, fmt.Errorf("oauth: access token budget %d not within %d and %d bytes", cfg.AccessTokenMaxBytes, MinAccessTokenMaxBytes, MaxAccessTokenMaxBytes)
 	case store == nil || svc == nil || keys == nil || secrets == nil || rec == nil || log == nil || cfg.Guard == nil:
 		return nil, errors.New("oauth: store, rbac, keys, secrets, auditor, guard and log are required")
+	}
+	if cfg.AccessTokenMaxBytes == 0 {
+		cfg.AccessTokenMaxBytes = DefaultAccessTokenMaxBytes
 	}
 	fcfg := &fosite.Config{
 		AccessTokenLifespan:  cfg.AccessTokenTTL,

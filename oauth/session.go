@@ -28,6 +28,9 @@ type Session struct {
 	// Nonce is the OpenID Connect nonce of the authorization request,
 	// echoed in the ID token of the code exchange.
 	Nonce string `json:"nonce,omitempty"`
+	// Resource is the one service (RFC 8707) the grant was made for, when
+	// the client named one: every access token of the login is for it.
+	Resource string `json:"resource,omitempty"`
 
 	// Resolved at each issuance, never stored.
 	Roles       []string `json:"-"`
@@ -40,6 +43,10 @@ type Session struct {
 	// this session keeps: a refresh that narrows the access token's scope
 	// leaves the refresh token's as it was (RFC 6749 §6).
 	refreshScope []string
+	// audience, when set, is the one aud of this issuance (Resource, or a
+	// service named at this code exchange or refresh); Permissions are
+	// then that service's only.
+	audience string
 }
 
 var (

@@ -47,6 +47,12 @@ func (s *Server) token(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	if err := checkTokenRequest(r); err != nil {
 		return nil, nil, err
 	}
+	target, err := requestedTarget(r.PostForm)
+	if err != nil {
+		return nil, nil, err
+	}
+	delete(r.Form, "resource")
+	delete(r.Form, "audience")
 	v, err := s.protect(ctx, w, r)
 	if err != nil {
 		return nil, nil, err
@@ -59,7 +65,11 @@ func (s *Server) token(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return ar, nil, err
 	}
 	grant := ar.GetGrantTypes()[0]
-	if err := s.authorize(ctx, grant, ar); err != nil {
+	if err := s.authorize(ctx, grant, ar, target); err != nil {
+		return ar, nil, err
+	}
+	// Before anything is written: a refused refresh token stays usable.
+	if err := s.checkSize(ar); err != nil {
 		return ar, nil, err
 	}
 
@@ -125,9 +135,13 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.RawQuery != "" {
 		return errRequest()
 	}
-	// RFC 6749 §3.2: parameters MUST NOT be included more than once.
-	for _, v := range r.PostForm {
+	// RFC 6749 §3.2: parameters MUST NOT be included more than once. RFC
+	// 8707 allows several resources; Gaia issues a token for one service.
+	for k, v := range r.PostForm {
 		if len(v) > 1 {
+			if k == "resource" || k == "audience" {
+				return errTarget()
+			}
 			return errRequest()
 		}
 	}
@@ -170,8 +184,20 @@ func checkTokenRequest(r *http.Request) error {
 // authorize completes an access request fosite has authenticated: it grants
 // the requested scopes and audience, and resolves who the token is for and
 // what it carries — again on every refresh, so role changes show and a
-// disabled user is refused.
-func (s *Server) authorize(ctx context.Context, grant string, ar fosite.AccessRequester) error {
+// disabled user is refused. target is the one service the request names
+// (RFC 8707 resource, or audience), "" for none; a token for a service
+// names it alone and carries only its permissions.
+func (s *Server) authorize(ctx context.Context, grant string, ar fosite.AccessRequester, target string) error {
+	if err := s.grant(ctx, grant, ar, target); err != nil {
+		return err
+	}
+	sess, _ := ar.GetSession().(*Session)
+	return s.scopeTo(ar, sess, target)
+}
+
+// grant resolves the principal of an access request, and for a password
+// or client-credentials request binds the grant to the service it names.
+func (s *Server) grant(ctx context.Context, grant string, ar fosite.AccessRequester, target string) error {
 	sess, ok := ar.GetSession().(*Session)
 	if !ok {
 		return fmt.Errorf("session is %T, want *oauth.Session", ar.GetSession())
@@ -187,6 +213,7 @@ func (s *Server) authorize(ctx context.Context, grant string, ar fosite.AccessRe
 	switch grant {
 	case "client_credentials":
 		grantRequested(ar)
+		sess.Resource = target
 		c, ok := fc.(*client)
 		if !ok {
 			return fmt.Errorf("client is %T, want *oauth.client", fc)
@@ -198,6 +225,7 @@ func (s *Server) authorize(ctx context.Context, grant string, ar fosite.AccessRe
 
 	case "password":
 		grantRequested(ar)
+		sess.Resource = target
 		sess.Type = claims.User
 		sess.AuthTime = s.now().UTC()
 		return s.resolveUser(ctx, ar, sess)

@@ -38,6 +38,7 @@ type accessTokens struct {
 	now    func() time.Time
 
 	signers sync.Map // signerKey → jose.Signer: a signer per key and typ, made once
+	frames  sync.Map // kid → int: a token's length less its payload (see frame)
 
 	status statusAssigner // nil: tokens carry no status claim
 }
@@ -67,23 +68,8 @@ func (t *accessTokens) GenerateAccessToken(ctx context.Context, r fosite.Request
 	if exp.IsZero() {
 		return "", "", errors.New("access token expiry not set")
 	}
-	a := claims.Access{
-		Issuer:      t.issuer,
-		Subject:     s.Subject,
-		Audience:    r.GetGrantedAudience(),
-		ClientID:    r.GetClient().GetID(),
-		Expiry:      exp.Unix(),
-		IssuedAt:    now.Unix(),
-		ID:          rand.Text(),
-		Scope:       strings.Join(r.GetGrantedScopes(), " "),
-		Type:        s.Type,
-		Username:    s.Username,
-		Roles:       s.Roles,
-		Permissions: s.Permissions,
-	}
-	if s.Type == claims.User {
-		a.SessionID = r.GetID()
-	}
+	a := claimsOf(t.issuer, r, s, now, exp)
+	a.ID = rand.Text()
 	// The one place a token gets its status claim, whatever the grant.
 	if t.status != nil {
 		owner := storage.StatusOwner{ClientID: a.ClientID}
@@ -98,7 +84,38 @@ func (t *accessTokens) GenerateAccessToken(ctx context.Context, r fosite.Request
 	if err != nil {
 		return "", "", err
 	}
+	// checkSize measured this token before issuance began; a token over
+	// the verifiers' limit must still never leave.
+	if len(token) > maxTokenLength {
+		return "", "", fmt.Errorf("access token of %d bytes over the %d-byte limit", len(token), maxTokenLength)
+	}
 	return token, t.AccessTokenSignature(context.Background(), token), nil
+}
+
+// claimsOf is the claims of the access token issued for r, but its jti and
+// status claim. A session scoped to one service (RFC 8707) names only it.
+func claimsOf(issuer string, r fosite.Requester, s *Session, now, exp time.Time) claims.Access {
+	aud := r.GetGrantedAudience()
+	if s.audience != "" {
+		aud = []string{s.audience}
+	}
+	a := claims.Access{
+		Issuer:      issuer,
+		Subject:     s.Subject,
+		Audience:    aud,
+		ClientID:    r.GetClient().GetID(),
+		Expiry:      exp.Unix(),
+		IssuedAt:    now.Unix(),
+		Scope:       strings.Join(r.GetGrantedScopes(), " "),
+		Type:        s.Type,
+		Username:    s.Username,
+		Roles:       s.Roles,
+		Permissions: s.Permissions,
+	}
+	if s.Type == claims.User {
+		a.SessionID = r.GetID()
+	}
+	return a
 }
 
 func (t *accessTokens) sign(a *claims.Access) (string, error) {

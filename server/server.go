@@ -116,6 +116,10 @@ type Config struct {
 	// call the token, revocation, userinfo, discovery and JWKS endpoints
 	// directly (see corsPaths); none: no CORS.
 	CORSAllowedOrigins []string
+	// AccessTokenMaxBytes is the budget of an access token; 0 is
+	// oauth.DefaultAccessTokenMaxBytes. The seed's services say which
+	// permissions a token for one service carries.
+	AccessTokenMaxBytes int
 }
 
 // Server is a ready-to-serve Gaia IAM.
@@ -293,6 +297,11 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 		_ = rec.Close(ctx)
 		return nil, err
 	}
+	services, err := rbac.NewServices(cfg.Seed.ServiceMap())
+	if err != nil {
+		_ = rec.Close(ctx)
+		return nil, err
+	}
 	o, err := oauth.New(oauth.Config{
 		Issuer:               cfg.Issuer,
 		AccessTokenTTL:       cfg.AccessTokenTTL,
@@ -305,6 +314,8 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 		Now:                  cfg.Now,
 		Guard:                g,
 		Status:               lists,
+		Services:             services,
+		AccessTokenMaxBytes:  cfg.AccessTokenMaxBytes,
 	}, store, d.RBAC, ring, d.ClientSecrets, rec, log)
 	if err != nil {
 		_ = rec.Close(ctx)
@@ -315,7 +326,7 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 		_ = rec.Close(ctx)
 		return nil, err
 	}
-	adminAPI, err := newAdmin(ctx, cfg, store, d, ring, rec, o, g, log)
+	adminAPI, err := newAdmin(ctx, cfg, store, d, ring, rec, o, g, services, log)
 	if err != nil {
 		_ = rec.Close(ctx)
 		return nil, err
@@ -341,7 +352,7 @@ func New(ctx context.Context, cfg Config, store storage.Store, log *slog.Logger)
 // than over HTTP; they must be for the default audience. Then the OAuth
 // server's liveness rule, the one introspection and userinfo use, decides
 // whether the token is still live.
-func newAdmin(ctx context.Context, cfg Config, store storage.Store, d *Domain, ring *keys.Ring, rec *audit.Recorder, o *oauth.Server, g *guard.Guard, log *slog.Logger) (http.Handler, error) {
+func newAdmin(ctx context.Context, cfg Config, store storage.Store, d *Domain, ring *keys.Ring, rec *audit.Recorder, o *oauth.Server, g *guard.Guard, services *rbac.Services, log *slog.Logger) (http.Handler, error) {
 	v, err := claims.NewVerifier(ctx, claims.VerifierConfig{
 		Issuer:   cfg.Issuer,
 		Audience: cfg.DefaultAudience,
@@ -364,6 +375,9 @@ func newAdmin(ctx context.Context, cfg Config, store storage.Store, d *Domain, r
 		ClientChanged: o.ForgetClient,
 		Security:      g,
 		Log:           log,
+		TokenSize:     o,
+		Services:      services,
+		Audience:      cfg.DefaultAudience,
 	})
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@
 //	--base-url       BFF_BASE_URL       the BFF's external origin (http:// + listen)
 //	--client-id      BFF_CLIENT_ID      the BFF's confidential client (gaia-web)
 //	                 BFF_CLIENT_SECRET  its secret (environment only: required)
+//	--audience       BFF_AUDIENCE       the aud its access tokens carry (gaia)
 //	--api            BFF_API_URL        the API proxied under /api/ (http://127.0.0.1:8081)
 //	--spa-listen     SPA_LISTEN         serve the demo SPA on this address (off when empty)
 //	--spa-dir        SPA_DIR            the SPA's directory, built with npm (web/demo-spa)
@@ -62,6 +63,7 @@ type config struct {
 	ClientID     string
 	ClientSecret string
 	API          string
+	Audience     string
 	SPAListen    string
 	SPADir       string
 	SPAClientID  string
@@ -82,6 +84,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.Listen, "listen", env("BFF_LISTEN", "127.0.0.1:8090"), "address of the BFF (env BFF_LISTEN)")
 	fs.StringVar(&c.BaseURL, "base-url", env("BFF_BASE_URL", ""), "the BFF's external origin; default http:// + --listen (env BFF_BASE_URL)")
 	fs.StringVar(&c.ClientID, "client-id", env("BFF_CLIENT_ID", "gaia-web"), "the BFF's confidential client; its secret is read from BFF_CLIENT_SECRET (env BFF_CLIENT_ID)")
+	fs.StringVar(&c.Audience, "audience", env("BFF_AUDIENCE", "gaia"), "the audience the BFF's access tokens carry, checked when it reads them (env BFF_AUDIENCE)")
 	fs.StringVar(&c.API, "api", env("BFF_API_URL", "http://127.0.0.1:8081"), "the API proxied under /api/ (env BFF_API_URL)")
 	fs.StringVar(&c.SPAListen, "spa-listen", env("SPA_LISTEN", ""), "serve the demo SPA on this address; empty: no SPA (env SPA_LISTEN)")
 	fs.StringVar(&c.SPADir, "spa-dir", env("SPA_DIR", "web/demo-spa"), "the demo SPA's directory, after npm ci && npm run build (env SPA_DIR)")
@@ -123,7 +126,7 @@ const shutdownTimeout = 10 * time.Second
 func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(bffAddr, spaAddr net.Addr)) error {
 	b, err := bff.New(ctx, bff.Config{
 		Issuer: cfg.Issuer, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
-		BaseURL: cfg.BaseURL, API: cfg.API, Logger: log,
+		BaseURL: cfg.BaseURL, API: cfg.API, Audience: cfg.Audience, Logger: log,
 	})
 	if err != nil {
 		return err

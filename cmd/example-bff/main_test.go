@@ -15,11 +15,11 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{"defaults", []string{"--issuer", "http://iam"}, map[string]string{"BFF_CLIENT_SECRET": "s"},
 			config{Issuer: "http://iam", Listen: "127.0.0.1:8090", BaseURL: "http://127.0.0.1:8090", ClientID: "gaia-web", ClientSecret: "s",
-				API: "http://127.0.0.1:8081", SPADir: "web/demo-spa", SPAClientID: "gaia-spa", InventoryURL: "http://127.0.0.1:8081"}, ""},
+				API: "http://127.0.0.1:8081", Audience: "gaia", SPADir: "web/demo-spa", SPAClientID: "gaia-spa", InventoryURL: "http://127.0.0.1:8081"}, ""},
 		{"flag wins", []string{"--listen", "127.0.0.1:9000", "--base-url", "https://app.example"},
 			map[string]string{"BFF_ISSUER": "http://iam", "BFF_LISTEN": "127.0.0.1:1", "BFF_CLIENT_SECRET": "s", "SPA_LISTEN": "127.0.0.1:5173"},
 			config{Issuer: "http://iam", Listen: "127.0.0.1:9000", BaseURL: "https://app.example", ClientID: "gaia-web", ClientSecret: "s",
-				API: "http://127.0.0.1:8081", SPAListen: "127.0.0.1:5173", SPADir: "web/demo-spa", SPAClientID: "gaia-spa", InventoryURL: "http://127.0.0.1:8081"}, ""},
+				API: "http://127.0.0.1:8081", Audience: "gaia", SPAListen: "127.0.0.1:5173", SPADir: "web/demo-spa", SPAClientID: "gaia-spa", InventoryURL: "http://127.0.0.1:8081"}, ""},
 		{"no secret", []string{"--issuer", "http://iam"}, nil, config{}, "BFF_CLIENT_SECRET is not set"},
 		{"secret is no flag", []string{"--issuer", "http://iam", "--client-secret", "s"}, nil, config{}, "flag provided but not defined"},
 		{"no issuer", nil, map[string]string{"BFF_CLIENT_SECRET": "s"}, config{}, "an issuer is required"},

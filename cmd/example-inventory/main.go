@@ -4,7 +4,7 @@
 // package claims, against the IAM's published keys; it never calls the IAM
 // per request.
 //
-//	example-inventory --issuer http://127.0.0.1:8080
+//	example-inventory --issuer http://127.0.0.1:8080 --audience https://inventory.example.com
 //
 //	GET    /items        inventory.read    list items
 //	GET    /items/{id}   inventory.read    one item
@@ -16,7 +16,9 @@
 // Settings (a flag wins over the environment):
 //
 //	--issuer        INVENTORY_ISSUER        the IAM's issuer URL (required)
-//	--audience      INVENTORY_AUDIENCE      aud a token must hold (optional)
+//	--audience      INVENTORY_AUDIENCE      this service's audience: aud a token must hold (required)
+//	--insecure-any-audience INVENTORY_INSECURE_ANY_AUDIENCE
+//	                accept tokens for any audience instead (false; logs a warning)
 //	--listen        INVENTORY_LISTEN        address to listen on (127.0.0.1:8081)
 //	--token-cookie  INVENTORY_TOKEN_COOKIE  also read tokens from this cookie (optional)
 //	--status        INVENTORY_STATUS        refuse tokens revoked in the IAM's token status lists (true)
@@ -64,6 +66,9 @@ type config struct {
 	Audience    string
 	Listen      string
 	TokenCookie string
+	// InsecureAnyAudience accepts tokens for any service when Audience is
+	// empty.
+	InsecureAnyAudience bool
 	// Status turns on the token status lists; StatusMaxStaleness bounds
 	// how long a list is used while the IAM cannot be reached.
 	Status             bool
@@ -87,7 +92,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	var c config
 	fs.StringVar(&c.Issuer, "issuer", env("INVENTORY_ISSUER", ""), "the Gaia IAM's issuer URL (env INVENTORY_ISSUER)")
-	fs.StringVar(&c.Audience, "audience", env("INVENTORY_AUDIENCE", ""), "aud a token must hold; empty accepts any audience of the issuer (env INVENTORY_AUDIENCE)")
+	fs.StringVar(&c.Audience, "audience", env("INVENTORY_AUDIENCE", ""), "this service's audience, which a token's aud must hold; clients ask the IAM for it with resource= (env INVENTORY_AUDIENCE)")
+	anyAud, err := strconv.ParseBool(env("INVENTORY_INSECURE_ANY_AUDIENCE", "false"))
+	if err != nil {
+		return config{}, fmt.Errorf("INVENTORY_INSECURE_ANY_AUDIENCE: %w", err)
+	}
+	fs.BoolVar(&c.InsecureAnyAudience, "insecure-any-audience", anyAud, "accept tokens for any audience, those for other services too (env INVENTORY_INSECURE_ANY_AUDIENCE)")
 	fs.StringVar(&c.Listen, "listen", env("INVENTORY_LISTEN", "127.0.0.1:8081"), "address to listen on (env INVENTORY_LISTEN)")
 	fs.StringVar(&c.TokenCookie, "token-cookie", env("INVENTORY_TOKEN_COOKIE", ""), "also read the access token from this HttpOnly cookie (env INVENTORY_TOKEN_COOKIE)")
 	status, err := strconv.ParseBool(env("INVENTORY_STATUS", "true"))
@@ -113,6 +123,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.Issuer == "" {
 		return config{}, errors.New("an issuer is required: --issuer or INVENTORY_ISSUER")
 	}
+	if c.Audience == "" && !c.InsecureAnyAudience {
+		return config{}, errors.New("an audience is required: --audience or INVENTORY_AUDIENCE (or --insecure-any-audience)")
+	}
 	if c.StatusMaxStaleness <= 0 {
 		return config{}, errors.New("--status-max-staleness must be positive")
 	}
@@ -135,11 +148,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(net.Add
 	// Fetches discovery and the JWKS now: a service that cannot reach its
 	// IAM at start fails rather than refusing every request.
 	v, err := claims.NewVerifier(ctx, claims.VerifierConfig{
-		Issuer:             cfg.Issuer,
-		Audience:           cfg.Audience,
-		Logger:             log,
-		CheckStatus:        cfg.Status,
-		StatusMaxStaleness: cfg.StatusMaxStaleness,
+		Issuer:   cfg.Issuer,
+		Audience: cfg.Audience,
+		Logger:   log,
+		// Only with no audience set: the verifier logs that it is insecure.
+		InsecureAcceptAnyAudience: cfg.InsecureAnyAudience && cfg.Audience == "",
+		CheckStatus:               cfg.Status,
+		StatusMaxStaleness:        cfg.StatusMaxStaleness,
 	})
 	if err != nil {
 		return err

@@ -213,17 +213,22 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{"env", nil, map[string]string{"INVENTORY_ISSUER": "http://iam", "INVENTORY_AUDIENCE": "inv"},
 			config{Issuer: "http://iam", Audience: "inv", Listen: "127.0.0.1:8081", Status: true, StatusMaxStaleness: 5 * time.Minute}, false},
-		{"flag wins", []string{"--issuer", "http://flag", "--listen", ":9000"}, map[string]string{"INVENTORY_ISSUER": "http://env"},
-			config{Issuer: "http://flag", Listen: ":9000", Status: true, StatusMaxStaleness: 5 * time.Minute}, false},
-		{"status off", []string{"--issuer", "http://iam", "--status=false", "--status-max-staleness", "30s"}, map[string]string{"INVENTORY_STATUS": "true"},
-			config{Issuer: "http://iam", Listen: "127.0.0.1:8081", StatusMaxStaleness: 30 * time.Second}, false},
+		{"flag wins", []string{"--issuer", "http://flag", "--listen", ":9000", "--audience", "a"}, map[string]string{"INVENTORY_ISSUER": "http://env", "INVENTORY_AUDIENCE": "b"},
+			config{Issuer: "http://flag", Audience: "a", Listen: ":9000", Status: true, StatusMaxStaleness: 5 * time.Minute}, false},
+		{"status off", []string{"--issuer", "http://iam", "--audience", "inv", "--status=false", "--status-max-staleness", "30s"}, map[string]string{"INVENTORY_STATUS": "true"},
+			config{Issuer: "http://iam", Audience: "inv", Listen: "127.0.0.1:8081", StatusMaxStaleness: 30 * time.Second}, false},
+		{"no audience", []string{"--issuer", "http://iam"}, nil, config{}, true},
+		{"any audience, said so", []string{"--issuer", "http://iam", "--insecure-any-audience"}, nil,
+			config{Issuer: "http://iam", InsecureAnyAudience: true, Listen: "127.0.0.1:8081", Status: true, StatusMaxStaleness: 5 * time.Minute}, false},
+		{"bad any-audience env", nil, map[string]string{"INVENTORY_ISSUER": "http://iam", "INVENTORY_INSECURE_ANY_AUDIENCE": "maybe"}, config{}, true},
 		{"bad status env", nil, map[string]string{"INVENTORY_ISSUER": "http://iam", "INVENTORY_STATUS": "maybe"}, config{}, true},
-		{"bad staleness", []string{"--issuer", "http://iam", "--status-max-staleness", "0s"}, nil, config{}, true},
+		{"bad staleness", []string{"--issuer", "http://iam", "--audience", "inv", "--status-max-staleness", "0s"}, nil, config{}, true},
 		{"no issuer", nil, nil, config{}, true},
 		{"extra argument", []string{"--issuer", "http://iam", "serve"}, nil, config{}, true},
-		{"CORS origins", []string{"--issuer", "http://iam"}, map[string]string{"INVENTORY_CORS_ALLOWED_ORIGINS": "http://127.0.0.1:5173, https://app.example"},
-			config{Issuer: "http://iam", Listen: "127.0.0.1:8081", CORSAllowedOrigins: []string{"http://127.0.0.1:5173", "https://app.example"}}, false},
-		{"CORS wildcard", []string{"--issuer", "http://iam", "--cors-allowed-origins", "*"}, nil, config{}, true},
+		{"CORS origins", []string{"--issuer", "http://iam", "--audience", "inv"}, map[string]string{"INVENTORY_CORS_ALLOWED_ORIGINS": "http://127.0.0.1:5173, https://app.example"},
+			config{Issuer: "http://iam", Audience: "inv", Listen: "127.0.0.1:8081", Status: true, StatusMaxStaleness: 5 * time.Minute,
+				CORSAllowedOrigins: []string{"http://127.0.0.1:5173", "https://app.example"}}, false},
+		{"CORS wildcard", []string{"--issuer", "http://iam", "--audience", "inv", "--cors-allowed-origins", "*"}, nil, config{}, true},
 		{"unknown flag", []string{"--nope"}, nil, config{}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -239,7 +244,7 @@ func TestRunFailsWithoutIAM(t *testing.T) {
 	down := httptest.NewServer(nil)
 	down.Close()
 	var stderr bytes.Buffer
-	err := run(t.Context(), []string{"--issuer", down.URL, "--listen", "127.0.0.1:0"}, func(string) string { return "" }, &stderr)
+	err := run(t.Context(), []string{"--issuer", down.URL, "--audience", "inventory", "--listen", "127.0.0.1:0"}, func(string) string { return "" }, &stderr)
 	if err == nil {
 		t.Error("run succeeded with the IAM down")
 	}
@@ -250,7 +255,7 @@ func TestRunFailsWithoutIAM(t *testing.T) {
 // any other origin's preflight is refused.
 func TestServiceCORS(t *testing.T) {
 	issuer := startIAM(t)
-	base := startService(t, config{Issuer: issuer, CORSAllowedOrigins: []string{"http://127.0.0.1:5173"}})
+	base := startService(t, config{Issuer: issuer, Audience: "gaia", CORSAllowedOrigins: []string{"http://127.0.0.1:5173"}})
 	do := func(method, origin string, hdr map[string]string) *http.Response {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(t.Context(), method, base+"/items", nil)

@@ -60,6 +60,8 @@ type Config struct {
 	AuditRetention time.Duration
 	// CORSAllowedOrigins: see server.Config.
 	CORSAllowedOrigins []string
+	// AccessTokenMaxBytes is the access-token budget (bytes).
+	AccessTokenMaxBytes int
 }
 
 // setting is one flag and its environment variable.
@@ -97,6 +99,7 @@ var settings = []setting{
 	{"block-list-refresh", "GAIA_BLOCK_LIST_REFRESH", "5s", "how often a server reloads the block list, so changes made elsewhere reach it"},
 	{"status-list-ttl", "GAIA_STATUS_LIST_TTL", statuslist.DefaultTTL.String(), "ttl of the token status lists: how often services fetch them (1s to 5m)"},
 	{"status-list-cache", "GAIA_STATUS_LIST_CACHE", statuslist.DefaultCacheFor.String(), "how long a signed status list is served before it is built again (1s to 1m)"},
+	{"access-token-max-bytes", "GAIA_ACCESS_TOKEN_MAX_BYTES", strconv.Itoa(oauth.DefaultAccessTokenMaxBytes), fmt.Sprintf("largest access token issued, in bytes (%d to %d); a larger one is refused with invalid_target, telling the client to ask for one service's token", oauth.MinAccessTokenMaxBytes, oauth.MaxAccessTokenMaxBytes)},
 	{"audit-retention", "GAIA_AUDIT_RETENTION", "0", "how long audit events are kept, e.g. 365d or 8760h (at least 1d); older ones are purged hourly by serve and by 'gaia-iam audit purge'; 0 keeps them forever"},
 	{"cors-allowed-origins", "GAIA_CORS_ALLOWED_ORIGINS", "", "comma-separated exact origins (scheme://host[:port]) of browser apps that may call token, revocation, userinfo, discovery and JWKS directly; no wildcard"},
 }
@@ -208,6 +211,11 @@ func parseConfig(command string, args []string, s sys, extra func(fs *flag.FlagS
 		errs = append(errs, fmt.Errorf("--audit-retention: %w", err))
 	} else {
 		cfg.AuditRetention = d
+	}
+	if n, err := strconv.Atoi(*values["access-token-max-bytes"]); err != nil || n < oauth.MinAccessTokenMaxBytes || n > oauth.MaxAccessTokenMaxBytes {
+		errs = append(errs, fmt.Errorf("--access-token-max-bytes: %q is not a number of bytes from %d to %d", *values["access-token-max-bytes"], oauth.MinAccessTokenMaxBytes, oauth.MaxAccessTokenMaxBytes))
+	} else {
+		cfg.AccessTokenMaxBytes = n
 	}
 	if cfg.Issuer == "" {
 		var err error

@@ -105,6 +105,7 @@ func serve(ctx context.Context, args []string, s sys) error {
 		StatusListCache:      cfg.StatusListCache,
 		Tracer:               tracer,
 		CORSAllowedOrigins:   cfg.CORSAllowedOrigins,
+		AccessTokenMaxBytes:  cfg.AccessTokenMaxBytes,
 	}, store, log)
 	if err != nil {
 		return cascadeHint(err)

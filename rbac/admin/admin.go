@@ -70,6 +70,17 @@ type Config struct {
 	// Security unlocks accounts and keeps the block list.
 	Security Security
 	Log      *slog.Logger
+	// TokenSize, when set, measures the token a user would get, for the
+	// permission view; Services and Audience (the default audience) say
+	// which tokens: the unscoped one and one per service.
+	TokenSize TokenSizer
+	Services  *rbac.Services
+	Audience  string
+}
+
+// TokenSizer measures an access token as the IAM would issue it now.
+type TokenSizer interface {
+	TokenSize(a claims.Access) (size, budget int, err error)
 }
 
 // API serves the admin endpoints.
@@ -83,6 +94,9 @@ type API struct {
 	clientChanged func(string)
 	security      Security
 	log           *slog.Logger
+	tokenSize     TokenSizer
+	services      *rbac.Services
+	audience      string
 }
 
 // New checks cfg and returns the API.
@@ -97,6 +111,7 @@ func New(cfg Config) (*API, error) {
 	return &API{
 		verifier: cfg.Verifier, liveness: cfg.Liveness, users: cfg.Users, clients: cfg.Clients, store: cfg.Store,
 		audit: cfg.Audit, clientChanged: changed, security: cfg.Security, log: cfg.Log,
+		tokenSize: cfg.TokenSize, services: cfg.Services, audience: cfg.Audience,
 	}, nil
 }
 

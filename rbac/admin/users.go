@@ -3,13 +3,16 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/gaia-platform/iam/audit"
+	"github.com/gaia-platform/iam/claims"
 	"github.com/gaia-platform/iam/rbac"
 	"github.com/gaia-platform/iam/storage"
 )
@@ -357,6 +360,57 @@ type EffectivePermissions struct {
 	Active      bool     `json:"active"`
 	Roles       []string `json:"roles"`
 	Permissions []string `json:"permissions"`
+	// Token is the size of the access token these grants make.
+	Token *TokenBudget `json:"token,omitempty"`
+}
+
+// TokenBudget compares the size of a user's access token with the
+// budget issuance enforces (GAIA_ACCESS_TOKEN_MAX_BYTES): the token of the
+// default audience, with every permission, and the token for each service
+// of the seed, with that service's only. Sizes are estimates within a few
+// dozen bytes: client_id, scope and the login's id are taken at 36 bytes
+// each.
+type TokenBudget struct {
+	MaxBytes     int            `json:"max_bytes"`
+	Bytes        int            `json:"bytes"`
+	WithinBudget bool           `json:"within_budget"`
+	Services     []ServiceToken `json:"services"`
+}
+
+// ServiceToken is the token a user would get for one service.
+type ServiceToken struct {
+	Audience     string `json:"audience"`
+	Permissions  int    `json:"permissions"`
+	Bytes        int    `json:"bytes"`
+	WithinBudget bool   `json:"within_budget"`
+}
+
+// tokenBudget measures the user's tokens; nil when no sizer is set.
+func (a *API) tokenBudget(u *storage.User, roles, perms []string) (*TokenBudget, error) {
+	if a.tokenSize == nil {
+		return nil, nil
+	}
+	placeholder := strings.Repeat("x", 36)
+	measure := func(aud string, p []string) (int, int, error) {
+		return a.tokenSize.TokenSize(claims.Access{
+			Subject: u.ID, Audience: []string{aud}, ClientID: placeholder, Scope: placeholder, SessionID: placeholder,
+			Type: claims.User, Username: u.Username, Roles: roles, Permissions: p,
+		})
+	}
+	n, budget, err := measure(a.audience, perms)
+	if err != nil {
+		return nil, fmt.Errorf("measure token: %w", err)
+	}
+	tb := &TokenBudget{MaxBytes: budget, Bytes: n, WithinBudget: n <= budget, Services: []ServiceToken{}}
+	for _, aud := range a.services.Audiences() {
+		p := a.services.Permissions([]string{aud}, perms)
+		n, _, err := measure(aud, p)
+		if err != nil {
+			return nil, fmt.Errorf("measure token for %q: %w", aud, err)
+		}
+		tb.Services = append(tb.Services, ServiceToken{Audience: aud, Permissions: len(p), Bytes: n, WithinBudget: n <= budget})
+	}
+	return tb, nil
 }
 
 func (a *API) userPermissions(w http.ResponseWriter, r *http.Request) error {
@@ -368,8 +422,12 @@ func (a *API) userPermissions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	tb, err := a.tokenBudget(u, nonNil(g.Roles), nonNil(g.Permissions))
+	if err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, EffectivePermissions{
-		UserID: u.ID, Active: u.Active, Roles: nonNil(g.Roles), Permissions: nonNil(g.Permissions),
+		UserID: u.ID, Active: u.Active, Roles: nonNil(g.Roles), Permissions: nonNil(g.Permissions), Token: tb,
 	})
 	return nil
 }

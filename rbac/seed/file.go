@@ -32,6 +32,17 @@ type File struct {
 	Departments []Department `yaml:"departments"`
 	Clients     []Client     `yaml:"clients"`
 	Users       []User       `yaml:"users"`
+	// Services names the resource services a client may ask a token for
+	// (RFC 8707 resource, or the audience parameter) and which permissions
+	// such a token carries. Read by every server from the file, not stored.
+	Services []Service `yaml:"services"`
+}
+
+// Service is a resource service: its audience and the permissions (names,
+// or namespaces such as inventory.*) that tokens for it carry.
+type Service struct {
+	Audience    string   `yaml:"audience"`
+	Permissions []string `yaml:"permissions"`
 }
 
 // Permission is an atomic action.
@@ -215,6 +226,18 @@ func (f *File) validate(getenv func(string) string) error {
 		}
 	}
 
+	services := map[string]bool{}
+	for _, sv := range f.Services {
+		if services[sv.Audience] {
+			bad("service %q: declared twice", sv.Audience)
+		}
+		services[sv.Audience] = true
+		if err := rbac.CheckServicePatterns(sv.Audience, sv.Permissions); err != nil {
+			bad("%w", err)
+		}
+		checkDuplicates(bad, fmt.Sprintf("service %q", sv.Audience), "permission", sv.Permissions)
+	}
+
 	users := map[string]bool{}
 	for i := range f.Users {
 		u := &f.Users[i]
@@ -286,6 +309,15 @@ func (c *Client) spec() rbac.NewClient {
 		RedirectURIs:           c.RedirectURIs,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 	}
+}
+
+// ServiceMap returns the services as rbac.NewServices takes them.
+func (f *File) ServiceMap() map[string][]string {
+	m := make(map[string][]string, len(f.Services))
+	for _, sv := range f.Services {
+		m[sv.Audience] = sv.Permissions
+	}
+	return m
 }
 
 // Scopes returns every scope some client of the seed may request, sorted,

@@ -257,6 +257,9 @@ func TestInvalidSeedsWriteNothing(t *testing.T) {
 		{"client role unknown", "roles: [InventoryViewer]\nusers", "roles: [Nobody]\nusers", `client "svc": unknown role "Nobody"`, nil},
 		{"redirect URI with a fragment", "    public: true\n    grant_types: [password, refresh_token]", "    public: true\n    grant_types: [authorization_code, refresh_token]\n    redirect_uris: [\"https://app.example/cb#x\"]", `client "cli": redirect_uris[0] has a fragment`, nil},
 		{"code client without redirect URI", "    public: true\n    grant_types: [password, refresh_token]", "    public: true\n    grant_types: [authorization_code, refresh_token]", `client "cli": redirect_uris is empty`, nil},
+		{"duplicate service", "departments:\n", "services:\n  - {audience: \"https://a.example\", permissions: [inventory.*]}\n  - {audience: \"https://a.example\", permissions: [inventory.read]}\ndepartments:\n", `service "https://a.example": declared twice`, nil},
+		{"bad service pattern", "departments:\n", "services:\n  - {audience: \"https://a.example\", permissions: [\"inventory.*.read\"]}\ndepartments:\n", `service "https://a.example": "inventory.*.read" is neither a permission name nor a namespace`, nil},
+		{"service without permissions", "departments:\n", "services:\n  - {audience: \"https://a.example\"}\ndepartments:\n", `service "https://a.example": list its permissions`, nil},
 		{"redirect URI without the grant", "    public: true\n    grant_types: [password, refresh_token]", "    public: true\n    grant_types: [password, refresh_token]\n    post_logout_redirect_uris: [\"https://app.example/\"]", `client "cli": redirect_uris and post_logout_redirect_uris are for authorization_code clients only`, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
