@@ -34,7 +34,7 @@ build:
 test:
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory spa; \
 	  else echo "make: npm not found: the demo SPA is not built and its browser test skips" >&2; fi
-	$(GO) test $(RACE) -count=1 -timeout 10m ./...
+	$(GO) test $(RACE) -count=1 -timeout 20m ./...
 
 ## test-replicas: two gaia-iam serve processes on one PostgreSQL behave as one server
 # Needs GAIA_TEST_POSTGRES_URL (it fails without it); `make test` runs it too when it is set.
