@@ -94,7 +94,7 @@ func pinnedTo(s *iam) *http.Client {
 // discovery and the JWKS from replica s alone.
 func verifierVia(t *testing.T, issuer string, s *iam) *claims.Verifier {
 	t.Helper()
-	v, err := claims.NewVerifier(ctx(t), claims.VerifierConfig{Issuer: issuer, HTTPClient: pinnedTo(s)})
+	v, err := claims.NewVerifier(ctx(t), claims.VerifierConfig{Issuer: issuer, Audience: "gaia", HTTPClient: pinnedTo(s)})
 	if err != nil {
 		t.Fatalf("claims verifier of %s through %s: %v", issuer, s.issuer, err)
 	}
