@@ -76,27 +76,6 @@ func buildSPA(t *testing.T) string {
 	return dir
 }
 
-var (
-	buildMu sync.Mutex
-	built   = map[string]string{}
-)
-
-// buildCommand builds ../cmd/NAME once per run.
-func buildCommand(t *testing.T, name string) string {
-	t.Helper()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if p, ok := built[name]; ok {
-		return p
-	}
-	p := filepath.Join(filepath.Dir(binary), name)
-	if out, err := exec.Command("go", "build", "-o", p, "../cmd/"+name).CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", name, err, out)
-	}
-	built[name] = p
-	return p
-}
-
 // runCommand starts bin with env until t ends and waits for url to answer.
 func runCommand(t *testing.T, bin string, env []string, url string, args ...string) {
 	t.Helper()

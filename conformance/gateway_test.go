@@ -17,33 +17,6 @@ import (
 	"time"
 )
 
-var (
-	gatewayOnce sync.Once
-	gatewayBin  string
-	gatewayErr  error
-)
-
-// gatewayBinary builds cmd/gaia-gateway once per run.
-func gatewayBinary(t *testing.T) string {
-	t.Helper()
-	gatewayOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gaia-gateway")
-		if err != nil {
-			gatewayErr = err
-			return
-		}
-		gatewayBin = filepath.Join(dir, "gaia-gateway")
-		out, err := exec.Command("go", "build", "-o", gatewayBin, "../cmd/gaia-gateway").CombinedOutput()
-		if err != nil {
-			gatewayErr = fmt.Errorf("build gaia-gateway: %v\n%s", err, out)
-		}
-	})
-	if gatewayErr != nil {
-		t.Fatal(gatewayErr)
-	}
-	return gatewayBin
-}
-
 // nginxBinary finds nginx, or skips the test with a notice, or fails it
 // when GAIA_REQUIRE_NGINX=1 (CI).
 func nginxBinary(t *testing.T) string {
@@ -89,7 +62,7 @@ func readmeNGINX(t *testing.T) string {
 func startGateway(t *testing.T, issuer string) string {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(gatewayBinary(t), "--listen", addr, "--audience", "gaia",
+	cmd := exec.Command(buildCommand(t, "gaia-gateway"), "--listen", addr, "--audience", "gaia",
 		"--rules", mustAbs(t, "../gateway-rules.example.yaml"))
 	cmd.Env = append(os.Environ(), "GAIA_GATEWAY_ISSUER="+issuer)
 	logs := &syncBuffer{}

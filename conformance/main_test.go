@@ -204,3 +204,25 @@ func mustAbs(t testing.TB, p string) string {
 }
 
 func ctx(t *testing.T) context.Context { return t.Context() }
+
+var (
+	buildMu sync.Mutex
+	built   = map[string]string{}
+)
+
+// buildCommand builds ../cmd/NAME once per run, next to the gaia-iam
+// binary, so that TestMain removes it.
+func buildCommand(t *testing.T, name string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[name]; ok {
+		return p
+	}
+	p := filepath.Join(filepath.Dir(binary), name)
+	if out, err := exec.Command("go", "build", "-o", p, "../cmd/"+name).CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", name, err, out)
+	}
+	built[name] = p
+	return p
+}

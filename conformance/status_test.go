@@ -6,15 +6,11 @@ import (
 	"compress/zlib"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,33 +26,6 @@ import (
 // ttl, 5 s (GAIA_STATUS_LIST_TTL), about 7 s, stated as 10 s.
 const statusBound = 10 * time.Second
 
-var (
-	inventoryOnce sync.Once
-	inventoryBin  string
-	inventoryErr  error
-)
-
-// inventoryBinary builds cmd/example-inventory once per run.
-func inventoryBinary(t *testing.T) string {
-	t.Helper()
-	inventoryOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gaia-inventory")
-		if err != nil {
-			inventoryErr = err
-			return
-		}
-		inventoryBin = filepath.Join(dir, "example-inventory")
-		out, err := exec.Command("go", "build", "-o", inventoryBin, "../cmd/example-inventory").CombinedOutput()
-		if err != nil {
-			inventoryErr = fmt.Errorf("build example-inventory: %v\n%s", err, out)
-		}
-	})
-	if inventoryErr != nil {
-		t.Fatal(inventoryErr)
-	}
-	return inventoryBin
-}
-
 // startInventory runs the example service against issuer, with its
 // default settings (status lists on), and returns its base URL.
 func startInventory(t *testing.T, issuer string) string {
@@ -69,7 +38,7 @@ func startInventory(t *testing.T, issuer string) string {
 func startInventoryFor(t *testing.T, issuer, audience string) string {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(inventoryBinary(t), "--issuer", issuer, "--listen", addr, "--audience", audience)
+	cmd := exec.Command(buildCommand(t, "example-inventory"), "--issuer", issuer, "--listen", addr, "--audience", audience)
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
