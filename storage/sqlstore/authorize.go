@@ -182,20 +182,9 @@ func (s *Store) InvalidateAuthorizationCode(ctx context.Context, signature strin
 // PurgeAuthorizations deletes expired codes and login sessions.
 func (s *Store) PurgeAuthorizations(ctx context.Context, before time.Time) (int, error) {
 	b := s.d.Time(before.Truncate(time.Microsecond))
-	var total int64
-	err := s.InTx(ctx, func(ctx context.Context) error {
-		for _, q := range []string{
-			`DELETE FROM authorization_codes WHERE expires_at < $1`,
-			`DELETE FROM login_sessions WHERE expires_at < $1`,
-		} {
-			n, err := s.exec(ctx, q, b)
-			if err != nil {
-				return err
-			}
-			total += n
-		}
-		return nil
-	})
+	total, err := s.execEach(ctx, b,
+		`DELETE FROM authorization_codes WHERE expires_at < $1`,
+		`DELETE FROM login_sessions WHERE expires_at < $1`)
 	if err != nil {
 		return 0, fmt.Errorf("purge authorizations: %w", err)
 	}

@@ -95,21 +95,10 @@ func (s *Store) DeleteThrottle(ctx context.Context, key string) (bool, error) {
 // another server is counting on (locked, SkipLocked) is not idle.
 func (s *Store) PurgeThrottles(ctx context.Context, before time.Time) (int64, error) {
 	b := s.d.Time(before.UTC().Truncate(time.Microsecond)) // the precision stored
-	var total int64
-	err := s.InTx(ctx, func(ctx context.Context) error {
-		for _, q := range []string{
-			`DELETE FROM login_throttles WHERE key IN (SELECT key FROM login_throttles
-				WHERE updated_at < $1 AND NOT permanent` + s.d.SkipLocked + `)`,
-			`DELETE FROM login_blocks WHERE expires_at < $1`,
-		} {
-			n, err := s.exec(ctx, q, b)
-			if err != nil {
-				return err
-			}
-			total += n
-		}
-		return nil
-	})
+	total, err := s.execEach(ctx, b,
+		`DELETE FROM login_throttles WHERE key IN (SELECT key FROM login_throttles
+			WHERE updated_at < $1 AND NOT permanent`+s.d.SkipLocked+`)`,
+		`DELETE FROM login_blocks WHERE expires_at < $1`)
 	if err != nil {
 		return 0, fmt.Errorf("purge throttles: %w", err)
 	}

@@ -290,6 +290,24 @@ func (s *Store) execOne(ctx context.Context, query string, args ...any) error {
 	return err
 }
 
+// execEach runs each statement with the one argument arg, in one
+// transaction (or the one ctx carries), and returns how many rows they
+// changed together: the shape of the purges.
+func (s *Store) execEach(ctx context.Context, arg any, queries ...string) (int64, error) {
+	var total int64
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		for _, q := range queries {
+			n, err := s.exec(ctx, q, arg)
+			if err != nil {
+				return err
+			}
+			total += n
+		}
+		return nil
+	})
+	return total, err
+}
+
 // classify turns the driver's errors into the storage sentinels, keeping the
 // driver's error in the chain for its message.
 func (s *Store) classify(err error) error {

@@ -276,15 +276,12 @@ func (s *Store) PurgeTokens(ctx context.Context, before time.Time) (int, error) 
 	b := s.d.Time(before.Truncate(time.Microsecond)) // the precision stored
 	var total int64
 	err := s.InTx(ctx, func(ctx context.Context) error {
-		for _, q := range []string{
+		var err error
+		total, err = s.execEach(ctx, b,
 			`DELETE FROM refresh_tokens WHERE expires_at < $1`,
-			`DELETE FROM revoked_access_tokens WHERE expires_at < $1`,
-		} {
-			n, err := s.exec(ctx, q, b)
-			if err != nil {
-				return err
-			}
-			total += n
+			`DELETE FROM revoked_access_tokens WHERE expires_at < $1`)
+		if err != nil {
+			return err
 		}
 		// A family locked by a rotation or revocation in progress is
 		// skipped (SkipLocked), not waited for (which could deadlock): the
