@@ -33,6 +33,11 @@ const PurgeInterval = time.Hour
 // returns how many events it deleted and logs it when any.
 func Purge(ctx context.Context, store PurgeStore, retention time.Duration, actorType, actorName string, log *slog.Logger) (int64, error) {
 	var total int64
+	defer func() {
+		if total > 0 {
+			log.InfoContext(ctx, "audit events purged", "count", total, "retention", retention.String())
+		}
+	}()
 	for {
 		var n int64
 		err := store.InTx(ctx, func(ctx context.Context) error {
@@ -47,20 +52,13 @@ func Purge(ctx context.Context, store PurgeStore, retention time.Duration, actor
 			}})
 		})
 		if err != nil {
-			if total > 0 {
-				log.InfoContext(ctx, "audit events purged", "count", total, "retention", retention.String())
-			}
 			return total, fmt.Errorf("purge the audit log: %w", err)
 		}
 		total += n
 		if n < PurgeBatch {
-			break
+			return total, nil
 		}
 	}
-	if total > 0 {
-		log.InfoContext(ctx, "audit events purged", "count", total, "retention", retention.String())
-	}
-	return total, nil
 }
 
 // RunPurge purges the events older than retention every interval, the
