@@ -607,12 +607,10 @@ func clearSession(w http.ResponseWriter) {
 }
 
 // randomString is 256 random bits, base64url.
-func randomString() string { return base64.RawURLEncoding.EncodeToString(randomBytes(32)) }
-
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
+func randomString() string {
+	b := make([]byte, 32)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
-	return b
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // hashID is the map key of a cookie value: the maps hold no value a

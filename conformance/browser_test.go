@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -74,38 +73,6 @@ func buildSPA(t *testing.T) string {
 		t.Fatal(spaErr)
 	}
 	return dir
-}
-
-// runCommand starts bin with env until t ends and waits for url to answer.
-func runCommand(t *testing.T, bin string, env []string, url string, args ...string) {
-	t.Helper()
-	logs := &syncBuffer{}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = mustAbs(t, "..")
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s output:\n%s", filepath.Base(bin), logs.String())
-		}
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not up after 60s:\n%s", filepath.Base(bin), logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // demo is the IAM, the inventory service, the BFF and the SPA server, each

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gaia-platform/iam/server/servertest"
 )
 
 // nginxBinary finds nginx, or skips the test with a notice, or fails it
@@ -62,22 +64,8 @@ func readmeNGINX(t *testing.T) string {
 func startGateway(t *testing.T, issuer string) string {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(buildCommand(t, "gaia-gateway"), "--listen", addr, "--audience", "gaia",
-		"--rules", mustAbs(t, "../gateway-rules.example.yaml"))
-	cmd.Env = append(os.Environ(), "GAIA_GATEWAY_ISSUER="+issuer)
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("gaia-gateway output:\n%s", logs.String())
-		}
-	})
-	waitOK(t, "http://"+addr+"/healthz", logs)
+	runCommand(t, buildCommand(t, "gaia-gateway"), []string{"GAIA_GATEWAY_ISSUER=" + issuer}, "http://"+addr+"/healthz",
+		"--listen", addr, "--audience", "gaia", "--rules", mustAbs(t, "../gateway-rules.example.yaml"))
 	return addr
 }
 
@@ -119,7 +107,7 @@ http {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-p", dir, "-c", path, "-e", filepath.Join(dir, "error.log"))
-	logs := &syncBuffer{}
+	logs := &servertest.LogBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -137,7 +125,7 @@ http {
 	return base
 }
 
-func waitOK(t *testing.T, u string, logs *syncBuffer) {
+func waitOK(t *testing.T, u string, logs *servertest.LogBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

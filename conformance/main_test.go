@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -57,24 +56,7 @@ type iam struct {
 	dbURL  string
 	env    []string
 	cmd    *exec.Cmd
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *servertest.LogBuffer
 }
 
 // backends yields a database URL per backend this run can test.
@@ -134,7 +116,7 @@ func (s *iam) launch(t testing.TB) {
 	t.Helper()
 	addr := freeAddr(t)
 	s.issuer = "http://" + addr
-	s.logs = &syncBuffer{}
+	s.logs = &servertest.LogBuffer{}
 	s.cmd = exec.Command(binary, "serve", "--listen", addr)
 	s.cmd.Dir = t.TempDir()
 	s.cmd.Env = s.env
@@ -225,4 +207,36 @@ func buildCommand(t *testing.T, name string) string {
 	}
 	built[name] = p
 	return p
+}
+
+// runCommand starts bin with env until t ends and waits for url to answer.
+func runCommand(t *testing.T, bin string, env []string, url string, args ...string) {
+	t.Helper()
+	logs := &servertest.LogBuffer{}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = mustAbs(t, "..")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", filepath.Base(bin), logs.String())
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not up after 60s:\n%s", filepath.Base(bin), logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

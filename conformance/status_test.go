@@ -8,10 +8,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -38,33 +36,9 @@ func startInventory(t *testing.T, issuer string) string {
 func startInventoryFor(t *testing.T, issuer, audience string) string {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(buildCommand(t, "example-inventory"), "--issuer", issuer, "--listen", addr, "--audience", audience)
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("example-inventory output:\n%s", logs.String())
-		}
-	})
 	base := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("example-inventory not ready:\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	runCommand(t, buildCommand(t, "example-inventory"), nil, base+"/healthz", "--issuer", issuer, "--listen", addr, "--audience", audience)
+	return base
 }
 
 // itemsStatus is the status of GET /items at the service with token.

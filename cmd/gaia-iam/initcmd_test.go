@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/gaia-platform/iam/server/servertest"
 )
 
 // readEnvFile reads an env file as systemd and docker do, failing t on a
@@ -88,7 +90,7 @@ func TestInit(t *testing.T) {
 	serveDir := t.TempDir()
 	cmd := exec.Command(bin, "serve", "--listen", addr)
 	cmd.Dir, cmd.Env = serveDir, env
-	var logs syncBuffer
+	var logs servertest.LogBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

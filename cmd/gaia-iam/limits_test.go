@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gaia-platform/iam/server/servertest"
 )
 
 func TestLimitsConfig(t *testing.T) {
@@ -91,7 +93,7 @@ func TestServeSilentDatabase(t *testing.T) {
 	// The guard only keeps a broken serve from hanging the test run.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var stderr syncBuffer
+	var stderr servertest.LogBuffer
 	err = run(ctx, []string{"serve", "--listen", freeAddr(t), "--database-connect-timeout", "1s",
 		"--database-url", "postgres://gaia@" + ln.Addr().String() + "/gaia?sslmode=disable"}, testEnv(nil), &bytes.Buffer{}, &stderr)
 	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "timeout") {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gaia-platform/iam/server/servertest"
 	"github.com/gaia-platform/iam/storage/storagetest"
 )
 
@@ -32,24 +33,6 @@ func testEnv(extra map[string]string) func(string) string {
 		vars[k] = v
 	}
 	return func(k string) string { return vars[k] }
-}
-
-// syncBuffer is a bytes.Buffer safe for a server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func freeAddr(t *testing.T) string {
@@ -84,7 +67,7 @@ func waitFor(t *testing.T, url string, want int) {
 // instance is a `gaia-iam serve` running in-process.
 type instance struct {
 	addr           string
-	stdout, stderr *syncBuffer
+	stdout, stderr *servertest.LogBuffer
 	stop           func() error // ends serve's context and returns run's error
 }
 
@@ -92,7 +75,7 @@ func startServe(t *testing.T, dbURL string, getenv func(string) string) instance
 	t.Helper()
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &servertest.LogBuffer{}, &servertest.LogBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--listen", addr, "--database-url", dbURL}, getenv, stdout, stderr)
@@ -342,7 +325,7 @@ func TestBinaryGracefulShutdown(t *testing.T) {
 		"GAIA_BOOTSTRAP_ADMIN_PASSWORD=correct horse battery",
 	}
 	// No key-encryption key: the server makes a development one in gaia-data/.
-	var stderr syncBuffer
+	var stderr servertest.LogBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
