@@ -151,7 +151,7 @@ func (v *Verifier) fetchKeys(ctx context.Context, now time.Time) (*keySet, error
 	if v.jwks != nil {
 		b, err = v.jwks(ctx)
 	} else {
-		b, h, err = v.getWithHeader(ctx, v.jwksURL)
+		b, h, err = v.getWithHeader(ctx, v.jwksURL, "application/json")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("claims: jwks: %w", err)
@@ -217,17 +217,18 @@ func refreshInterval(h http.Header, def time.Duration) time.Duration {
 
 // get fetches u and returns its body, at most maxDocumentSize bytes.
 func (v *Verifier) get(ctx context.Context, u string) ([]byte, error) {
-	b, _, err := v.getWithHeader(ctx, u)
+	b, _, err := v.getWithHeader(ctx, u, "application/json")
 	return b, err
 }
 
-// getWithHeader is get, with the response's header.
-func (v *Verifier) getWithHeader(ctx context.Context, u string) ([]byte, http.Header, error) {
+// getWithHeader is get, with the response's header, for a document of
+// media type accept.
+func (v *Verifier) getWithHeader(ctx context.Context, u, accept string) ([]byte, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", accept)
 	resp, err := v.client.Do(req)
 	if err != nil {
 		return nil, nil, err

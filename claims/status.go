@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -255,17 +254,7 @@ type statusPayload struct {
 // RS256 by one of the issuer's keys, typ statuslist+jwt, sub the URI, iat
 // not ahead, exp not past, bits 1, 2, 4 or 8, lst base64url of ZLIB.
 func (s *statusLists) get(ctx context.Context, uri string, now time.Time) (*statusData, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/statuslist+jwt")
-	resp, err := s.v.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := readLimited(resp)
+	body, _, err := s.v.getWithHeader(ctx, uri, "application/statuslist+jwt")
 	if err != nil {
 		return nil, err
 	}

@@ -69,13 +69,11 @@ type Config struct {
 
 // Handler answers forward-auth subrequests. Safe for concurrent use.
 type Handler struct {
-	rules  *Rules
-	proxy  Proxy
-	realm  string
-	log    *slog.Logger
-	authed func(http.Handler) http.Handler // claims.Middleware with this gateway's challenges
-	allow  http.Handler                    // writes the identity headers and 200
-	deny   http.Handler                    // 403 for an authenticated request no rule allows
+	rules *Rules
+	proxy Proxy
+	realm string
+	log   *slog.Logger
+	deny  http.Handler // behind claims.Middleware: 403 for an authenticated request no rule allows
 	// perRule holds, per rule index, the handler run after authentication:
 	// allow behind claims.RequirePermission, or allow itself.
 	perRule []http.Handler
@@ -107,20 +105,19 @@ func New(cfg Config, v *claims.Verifier, log *slog.Logger) (*Handler, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{rules: cfg.Rules, proxy: cfg.Proxy, realm: cfg.Realm, log: log}
-	h.authed = claims.Middleware(v, claims.WithRealm(cfg.Realm), claims.WithLogger(log), claims.WithErrorWriter(writeRefusal))
-	h.allow = http.HandlerFunc(allow)
-	h.deny = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// claims.Middleware with this gateway's challenges.
+	authed := claims.Middleware(v, claims.WithRealm(cfg.Realm), claims.WithLogger(log), claims.WithErrorWriter(writeRefusal))
+	h.deny = authed(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, "no rule allows the request")
-	})
+	}))
 	for i := range cfg.Rules.list {
 		r := &cfg.Rules.list[i]
-		next := h.allow
+		var next http.Handler = http.HandlerFunc(allow)
 		if len(r.Permissions) > 0 {
-			next = claims.RequirePermission(r.Permissions...)(h.allow)
+			next = claims.RequirePermission(r.Permissions...)(next)
 		}
-		h.perRule = append(h.perRule, h.authed(next))
+		h.perRule = append(h.perRule, authed(next))
 	}
-	h.deny = h.authed(h.deny)
 	return h, nil
 }
 
@@ -240,5 +237,7 @@ func writeRefusal(w http.ResponseWriter, _ *http.Request, status int, code, _ st
 
 // quote returns s as an RFC 9110 §5.6.4 quoted-string.
 func quote(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+	return `"` + quoteEscaper.Replace(s) + `"`
 }
+
+var quoteEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)

@@ -108,15 +108,9 @@ func (s *Server) authorizeRequest(ctx context.Context, w http.ResponseWriter, r 
 	if st := form["state"]; len(st) > 0 {
 		back.state = st[0]
 	}
-	for k, v := range form {
-		if len(v) > 1 { // RFC 6749 §3.1; one service per token (RFC 8707)
-			if k == "resource" || k == "audience" {
-				s.authorizeError(ctx, w, r, back, errTarget())
-				return
-			}
-			s.authorizeError(ctx, w, r, back, errRequest())
-			return
-		}
+	if err := checkRepeated(form); err != nil {
+		s.authorizeError(ctx, w, r, back, err)
+		return
 	}
 	// The service the grant is for is judged here, not by fosite (which
 	// would answer invalid_request); the login page keeps it in form.

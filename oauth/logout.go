@@ -7,9 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
-
-	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/gaia-platform/iam/audit"
 	"github.com/gaia-platform/iam/login"
@@ -146,23 +143,8 @@ var errInvalidHint = errors.New("invalid id_token_hint")
 // a key the ring publishes, our issuer. It may have expired (RP-Initiated
 // Logout §2: the hint need not be current).
 func (s *Server) idTokenHint(token string) (*idTokenClaims, error) {
-	if len(token) > maxTokenLength || strings.Count(token, ".") != 2 {
-		return nil, errInvalidHint
-	}
-	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256})
-	if err != nil || len(jws.Signatures) != 1 {
-		return nil, errInvalidHint
-	}
-	h := jws.Signatures[0].Protected
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != "JWT" {
-		return nil, errInvalidHint
-	}
-	pub, ok := s.access.keys.PublicKey(h.KeyID)
+	payload, _, ok := s.access.verifyJWS(token, func(typ string) bool { return typ == "JWT" })
 	if !ok {
-		return nil, errInvalidHint
-	}
-	payload, err := jws.Verify(pub)
-	if err != nil {
 		return nil, errInvalidHint
 	}
 	var c idTokenClaims

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -135,15 +136,8 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.RawQuery != "" {
 		return errRequest()
 	}
-	// RFC 6749 §3.2: parameters MUST NOT be included more than once. RFC
-	// 8707 allows several resources; Gaia issues a token for one service.
-	for k, v := range r.PostForm {
-		if len(v) > 1 {
-			if k == "resource" || k == "audience" {
-				return errTarget()
-			}
-			return errRequest()
-		}
+	if err := checkRepeated(r.PostForm); err != nil {
+		return err
 	}
 	// A request that does not even name a client failed client
 	// authentication (RFC 6749 §5.2), which fosite calls invalid_request.
@@ -162,6 +156,21 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 			return errRequest()
 		}
 		if body := r.PostForm.Get("client_id"); ok && body != "" && body != id {
+			return errRequest()
+		}
+	}
+	return nil
+}
+
+// checkRepeated refuses a parameter sent more than once (RFC 6749 §3.1,
+// §3.2). RFC 8707 allows several resources; Gaia issues a token for one
+// service, so a repeated resource or audience is invalid_target.
+func checkRepeated(form url.Values) error {
+	for k, v := range form {
+		if len(v) > 1 {
+			if k == "resource" || k == "audience" {
+				return errTarget()
+			}
 			return errRequest()
 		}
 	}

@@ -181,23 +181,10 @@ const maxTokenLength = 16 << 10
 // principal or login has ended, is the liveness rule's question (live). It
 // also returns the kid that signed it.
 func (t *accessTokens) verify(token string) (*claims.Access, string, error) {
-	if len(token) > maxTokenLength || strings.Count(token, ".") != 2 {
-		return nil, "", errInvalidToken
-	}
-	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256})
-	if err != nil || len(jws.Signatures) != 1 {
-		return nil, "", errInvalidToken
-	}
-	h := jws.Signatures[0].Protected
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
-		return nil, "", errInvalidToken
-	}
-	pub, ok := t.keys.PublicKey(h.KeyID)
+	payload, kid, ok := t.verifyJWS(token, func(typ string) bool {
+		return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")
+	})
 	if !ok {
-		return nil, "", errInvalidToken
-	}
-	payload, err := jws.Verify(pub)
-	if err != nil {
 		return nil, "", errInvalidToken
 	}
 	var c struct {
@@ -224,5 +211,32 @@ func (t *accessTokens) verify(token string) (*claims.Access, string, error) {
 	case c.NotBefore != nil && *c.NotBefore > now+leeway:
 		return nil, "", errInvalidToken
 	}
-	return a, h.KeyID, nil
+	return a, kid, nil
+}
+
+// verifyJWS checks that token is a compact JWS of at most maxTokenLength
+// bytes with one RS256 signature, a typ header okTyp accepts, and a
+// signature that verifies with a key the ring publishes now. It returns
+// the payload and the kid; false for anything else.
+func (t *accessTokens) verifyJWS(token string, okTyp func(typ string) bool) ([]byte, string, bool) {
+	if len(token) > maxTokenLength || strings.Count(token, ".") != 2 {
+		return nil, "", false
+	}
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil || len(jws.Signatures) != 1 {
+		return nil, "", false
+	}
+	h := jws.Signatures[0].Protected
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !okTyp(typ) {
+		return nil, "", false
+	}
+	pub, ok := t.keys.PublicKey(h.KeyID)
+	if !ok {
+		return nil, "", false
+	}
+	payload, err := jws.Verify(pub)
+	if err != nil {
+		return nil, "", false
+	}
+	return payload, h.KeyID, true
 }
